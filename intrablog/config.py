@@ -1,0 +1,195 @@
+"""Typed configuration: one TOML file plus ``INTRABLOG_SECTION__KEY`` environment overrides.
+
+Every problem is reported as a :class:`ConfigError` naming the file and the key path (``ldap.url: ...``).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from intrablog.errors import ConfigError
+
+ENV_PREFIX = "INTRABLOG_"
+CHANNEL_NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{1,31}$"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServerConfig(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    public_url: str = "http://127.0.0.1:8080"
+    # Signs CSRF tokens. Several nodes behind one name must share it; unset, each start draws a new one.
+    secret_key: SecretStr | None = None
+
+    @field_validator("public_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("must be an absolute http:// or https:// URL")
+        return value.rstrip("/")
+
+
+class DatabaseConfig(_Section):
+    url: str = "sqlite+aiosqlite:///var/intrablog.db"
+    auto_migrate: bool = True
+    echo: bool = False
+
+    @field_validator("url")
+    @classmethod
+    def _supported(cls, value: str) -> str:
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return value
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.url.startswith("sqlite")
+
+
+class LdapAttributes(_Section):
+    username: str = "uid"
+    display_name: str = "cn"
+    mail: str = "mail"
+    # Attribute holding the XMPP address; when unset, ``ldap.xmpp_template`` builds it.
+    xmpp: str | None = None
+
+
+class LdapConfig(_Section):
+    url: str = "ldap://127.0.0.1:389"
+    mode: Literal["search", "direct"] = "search"
+    bind_dn: str | None = None
+    bind_password: SecretStr | None = None
+    user_base: str = "dc=example,dc=com"
+    user_filter: str = "(&(objectClass=inetOrgPerson)(uid={username}))"
+    # Direct mode: the bind name, e.g. "{username}@corp.example" or "uid={username},ou=people,dc=example,dc=com".
+    bind_template: str | None = None
+    attributes: LdapAttributes = LdapAttributes()
+    xmpp_template: str = "{username}@example.com"
+    start_tls: bool = False
+    ca_file: Path | None = None
+    # Host names the server certificate may carry when it has none for the address we connect to.
+    tls_valid_names: list[str] = []
+    connect_timeout: float = Field(3.0, gt=0, le=30)
+    receive_timeout: float = Field(3.0, gt=0, le=30)
+
+    @field_validator("url")
+    @classmethod
+    def _ldap_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("ldap", "ldaps") or not parts.hostname:
+            raise ValueError("must be an ldap:// or ldaps:// URL with a host")
+        try:
+            parts.port  # noqa: B018 - raises on a malformed port
+        except ValueError as exc:
+            raise ValueError(f"has a bad port ({exc})") from None
+        return value
+
+    @field_validator("user_filter")
+    @classmethod
+    def _filter_has_placeholder(cls, value: str) -> str:
+        if "{username}" not in value:
+            raise ValueError("must contain {username}")
+        return value
+
+    @field_validator("ca_file")
+    @classmethod
+    def _ca_exists(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"no such file: {value}")
+        return value
+
+    @model_validator(mode="after")
+    def _mode_needs(self) -> LdapConfig:
+        if self.mode == "direct" and (not self.bind_template or "{username}" not in self.bind_template):
+            raise ValueError("mode 'direct' needs bind_template containing {username}")
+        if self.start_tls and self.url.startswith("ldaps://"):
+            raise ValueError("start_tls makes no sense with an ldaps:// url")
+        return self
+
+
+class PostsConfig(_Section):
+    max_post_chars: int = Field(280, ge=1, le=100_000)
+
+
+class SessionsConfig(_Section):
+    token_ttl_hours: float = Field(24 * 14, gt=0)
+    cookie_name: str = "intrablog_session"
+
+
+class LoggingConfig(_Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    json_format: bool = Field(True, alias="json")
+
+
+class ChannelSeed(_Section):
+    name: str = Field(pattern=CHANNEL_NAME_PATTERN)
+    title: str
+    kind: Literal["team", "project", "announcement"] = "team"
+    visibility: Literal["public", "private"] = "public"
+    description: str = ""
+    posters: list[str] = []
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", frozen=True
+    )
+
+    server: ServerConfig = ServerConfig()
+    database: DatabaseConfig = DatabaseConfig()
+    ldap: LdapConfig = LdapConfig()
+    posts: PostsConfig = PostsConfig()
+    sessions: SessionsConfig = SessionsConfig()
+    logging: LoggingConfig = LoggingConfig()
+    # Site admins, by username, until directory groups drive roles.
+    admins: list[str] = []
+    channels: list[ChannelSeed] = []
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The environment overrides the file; the file arrives as init arguments.
+        return (env_settings, init_settings)
+
+
+def _key_path(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in loc) or "(top level)"
+
+
+def load_settings(path: Path | None) -> Settings:
+    """Read ``path`` (optional) and the environment; raise ConfigError naming file and key."""
+    data: dict[str, Any] = {}
+    source = str(path) if path is not None else "environment"
+    if path is not None:
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError("(file)", "no such file", source) from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError("(file)", f"cannot read: {exc}", source) from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError("(file)", f"not valid TOML: {exc}", source) from None
+    try:
+        return Settings(**data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        reason = str(first["msg"]).removeprefix("Value error, ")
+        if first["type"] == "extra_forbidden":
+            reason = "unknown key"
+        raise ConfigError(_key_path(first["loc"]), reason, source) from None

@@ -1,0 +1,55 @@
+"""Domain events, published by the services after their transaction commits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from intrablog.domain.model import Channel, Post, Role
+
+
+@dataclass(frozen=True)
+class PostCreated:
+    post: Post
+
+
+@dataclass(frozen=True)
+class PostDeleted:
+    post_id: int
+    author_id: int
+    channel_id: int | None
+    deleted_by: int
+
+
+@dataclass(frozen=True)
+class ChannelCreated:
+    channel: Channel
+
+
+@dataclass(frozen=True)
+class Followed:
+    follower_id: int
+    channel_id: int | None = None
+    user_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Unfollowed:
+    follower_id: int
+    channel_id: int | None = None
+    user_id: int | None = None
+
+
+@dataclass(frozen=True)
+class MembershipChanged:
+    channel_id: int
+    user_id: int
+    # None when the membership ended.
+    role: Role | None
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    user_id: int
+
+
+DomainEvent = PostCreated | PostDeleted | ChannelCreated | Followed | Unfollowed | MembershipChanged | SignedIn
