@@ -1,0 +1,8 @@
+"""Shared fixtures. Real servers come from the plugins in tests/support/ (one owner each)."""
+
+from __future__ import annotations
+
+pytest_plugins = [
+    "tests.support.slapd_fixtures",
+    "tests.support.database_fixtures",
+]
