@@ -1,0 +1,113 @@
+"""Composition root: config → database → directory → event bus → services → (bridges) → web.
+
+Adapters are built up front (they connect lazily); everything that starts or holds a resource does so in
+the app's ``cleanup_ctx``, in that order, so shutdown runs in reverse and nothing leaks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from intrablog.config import Settings
+from intrablog.directory.ldap import LdapDirectory
+from intrablog.services.context import Policy, ServiceContext
+from intrablog.services.events import InMemoryEventBus
+from intrablog.services.facade import Services
+from intrablog.storage.database import SqlDatabase
+from intrablog.storage.migrate import migrate
+from intrablog.web.app import create_app
+from intrablog.web.keys import WebSettings
+
+log = logging.getLogger(__name__)
+
+_background: set[asyncio.Task[Any]] = set()
+
+
+def start_background(coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+    """Run ``coro`` as a named task that is kept alive and whose failure is logged, never lost."""
+    task = asyncio.create_task(coro, name=name)
+    _background.add(task)
+
+    def _done(finished: asyncio.Task[Any]) -> None:
+        _background.discard(finished)
+        if not finished.cancelled() and finished.exception() is not None:
+            log.error("background task %s failed", name, exc_info=finished.exception())
+
+    task.add_done_callback(_done)
+    return task
+
+
+def policy_from(settings: Settings) -> Policy:
+    return Policy(
+        max_post_chars=settings.posts.max_post_chars,
+        token_ttl_hours=settings.sessions.token_ttl_hours,
+        site_admins=frozenset(name.lower() for name in settings.admins),
+        seeded_channels=tuple(settings.channels),
+    )
+
+
+def web_settings_from(settings: Settings) -> WebSettings:
+    configured = settings.server.secret_key
+    if configured is None:
+        log.warning("server.secret_key is not set: CSRF tokens will not survive a restart or span nodes")
+    secret = configured.get_secret_value().encode() if configured else secrets.token_bytes(32)
+    return WebSettings(
+        public_url=settings.server.public_url,
+        cookie_name=settings.sessions.cookie_name,
+        csrf_cookie_name=f"{settings.sessions.cookie_name}_csrf",
+        secret_key=secret,
+        secure_cookies=settings.server.public_url.startswith("https://"),
+        max_post_chars=settings.posts.max_post_chars,
+        max_page_size=Policy().max_page_size,
+        token_ttl_seconds=int(settings.sessions.token_ttl_hours * 3600),
+    )
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    database: SqlDatabase
+    directory: LdapDirectory
+    events: InMemoryEventBus
+    services: Services
+
+
+def build_runtime(settings: Settings) -> Runtime:
+    database = SqlDatabase(settings.database)
+    directory = LdapDirectory(settings.ldap)
+    events = InMemoryEventBus()
+    context = ServiceContext(database=database, directory=directory, events=events, policy=policy_from(settings))
+    return Runtime(settings, database, directory, events, Services(context))
+
+
+def build_app(settings: Settings) -> web.Application:
+    runtime = build_runtime(settings)
+    app = create_app(runtime.services, web_settings_from(settings))
+
+    async def database_lifecycle(_: web.Application) -> AsyncIterator[None]:
+        if settings.database.auto_migrate:
+            await migrate(settings.database.url)
+        seeded = await runtime.services.channels.seed()
+        if seeded:
+            log.info("created configured channels: %s", ", ".join(seeded))
+        yield
+        await runtime.database.dispose()
+
+    app.cleanup_ctx.append(database_lifecycle)
+    return app
+
+
+async def run_with_runtime(settings: Settings, work: Callable[[Runtime], Awaitable[int]]) -> int:
+    """Run a CLI job against the adapters, disposing of them afterwards."""
+    runtime = build_runtime(settings)
+    try:
+        return await work(runtime)
+    finally:
+        await runtime.database.dispose()

@@ -1,0 +1,126 @@
+"""The API's request and response bodies. The same models validate input, render output and feed OpenAPI."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+POST_ID_PATTERN = r"^[0-9]{1,19}$"
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+# -- requests -------------------------------------------------------------------------------------------
+
+
+class LoginRequest(BaseModel):
+    username: str = Field(description="Directory login name (or what the directory accepts, e.g. a UPN)")
+    password: str = Field(description="Directory password")
+
+
+class ChannelCreateRequest(BaseModel):
+    name: str = Field(description="2-32 characters of a-z, 0-9 and '-'; becomes the channel's XMPP address")
+    title: str
+    kind: Literal["team", "project", "announcement"] = "team"
+    visibility: Literal["public", "private"] = "public"
+    description: str = ""
+
+
+class PostCreateRequest(BaseModel):
+    text: str
+    channel: str | None = Field(None, description="Channel name; omitted for a personal update")
+    in_reply_to: str | None = Field(None, pattern=POST_ID_PATTERN, description="Id of the post answered")
+
+
+# -- responses ------------------------------------------------------------------------------------------
+
+
+class UserSummary(_Out):
+    username: str
+    display_name: str
+
+
+class UserOut(_Out):
+    username: str
+    display_name: str
+    email: str | None
+    xmpp_address: str | None
+    active: bool
+    is_site_admin: bool
+    created_at: datetime
+    url: str
+
+
+class ProfileOut(UserOut):
+    followers: int
+    following: int
+    followed_by_me: bool
+
+
+class LoginResponse(_Out):
+    token: str
+    expires_at: datetime
+    csrf_token: str = Field(description="Send as X-CSRF-Token with state-changing requests that use the cookie")
+    user: UserOut
+
+
+class ChannelOut(_Out):
+    name: str
+    title: str
+    description: str
+    kind: Literal["team", "project", "announcement"]
+    visibility: Literal["public", "private"]
+    created_at: datetime
+    url: str
+
+
+class ChannelDetail(ChannelOut):
+    member_count: int
+    my_role: Literal["member", "poster", "admin"] | None
+    following: bool
+
+
+class MemberOut(_Out):
+    username: str
+    display_name: str
+    role: Literal["member", "poster", "admin"]
+    since: datetime
+
+
+class PostOut(_Out):
+    id: str = Field(pattern=POST_ID_PATTERN)
+    text: str
+    author: UserSummary
+    channel: str | None
+    in_reply_to: str | None
+    thread_root: str
+    created_at: datetime
+    edited_at: datetime | None
+    url: str
+    mentions: list[str]
+    tags: list[str]
+    links: list[str]
+
+
+class FieldErrorOut(_Out):
+    field: str
+    reason: str
+
+
+class Problem(_Out):
+    type: str
+    title: str
+    status: int
+    detail: str
+    request_id: str | None = None
+    errors: list[FieldErrorOut] | None = None
+
+
+class HealthOut(_Out):
+    status: Literal["ok", "degraded"]
+    database: str
+    directory: str
