@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import sys
+from typing import TextIO
 
 from pythonjsonlogger.json import JsonFormatter
 
@@ -33,8 +34,8 @@ class _PlainFormatter(logging.Formatter):
         return f"{line} [request_id={rid}]" if rid else line
 
 
-def configure_logging(level: str = "INFO", json_format: bool = True) -> None:
-    handler = logging.StreamHandler(sys.stderr)
+def configure_logging(level: str = "INFO", json_format: bool = True, stream: TextIO | None = None) -> None:
+    handler = logging.StreamHandler(stream or sys.stderr)
     formatter: logging.Formatter
     if json_format:
         formatter = JsonFormatter(
