@@ -1,0 +1,72 @@
+"""The intrablog command against real servers: check-config, migrate, seed."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from intrablog.config import LdapConfig
+from intrablog.devstack.slapd import Slapd
+
+
+def _config(tmp_path: Path, database_url: str, ldap: LdapConfig) -> Path:
+    path = tmp_path / "intrablog.toml"
+    path.write_text(
+        f"""
+[database]
+url = "{database_url}"
+
+[ldap]
+url = "{ldap.url}"
+bind_dn = "{ldap.bind_dn}"
+bind_password = "{ldap.bind_password.get_secret_value() if ldap.bind_password else ''}"
+user_base = "{ldap.user_base}"
+connect_timeout = 1.0
+receive_timeout = 1.0
+
+[[channels]]
+name = "engineering"
+title = "Engineering"
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
+def _intrablog(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "intrablog.cli", *args], capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def test_check_config_reports_what_works(tmp_path: Path, sqlite_url: str, private_ldap_config: LdapConfig,
+                                         private_slapd: Slapd) -> None:
+    path = _config(tmp_path, sqlite_url, private_ldap_config)
+    result = _intrablog("check-config", str(path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "ok    database answers" in result.stdout
+    assert f"ok    directory answers at {private_ldap_config.url}" in result.stdout
+    assert "single node only" in result.stdout
+
+    private_slapd.stop()
+    result = _intrablog("check-config", str(path))
+    assert result.returncode == 1
+    assert "FAIL  directory" in result.stdout
+    assert "ok    database answers" in result.stdout
+    assert "Traceback" not in result.stderr
+    # The bind password of the service account never appears.
+    assert "admin-secret" not in result.stdout + result.stderr
+
+
+def test_migrate_then_seed(tmp_path: Path, fresh_database_url: object, ldap_config: LdapConfig) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}"
+    path = _config(tmp_path, url, ldap_config)
+    migrated = _intrablog("migrate", "--config", str(path))
+    assert migrated.returncode == 0, migrated.stderr
+    assert "latest schema" in migrated.stdout
+    seeded = _intrablog("seed", "--config", str(path))
+    assert seeded.returncode == 0, seeded.stderr
+    assert "channels created: engineering" in seeded.stdout
+    again = _intrablog("seed", "--config", str(path))
+    assert "none (all exist)" in again.stdout
