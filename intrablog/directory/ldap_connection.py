@@ -14,6 +14,7 @@ from typing import Any
 
 import ldap3
 from ldap3.core import exceptions as ldap_errors
+from ldap3.core.tls import check_hostname
 from ldap3.utils.conv import escape_filter_chars
 
 from intrablog.config import LdapConfig
@@ -69,11 +70,27 @@ class Entry:
         return []
 
 
+class _Tls(ldap3.Tls):
+    """ldap3's Tls, except that the connection holds the TLS socket before the handshake and the name check.
+
+    ldap3 2.9.1 does both inside ``wrap_socket`` and stores the wrapped socket on the connection only when they
+    pass: a certificate for another name left an open SSLSocket that no cleanup could reach (ResourceWarning
+    "unclosed <ssl.SSLSocket>"; with StartTLS the socket stayed open until the garbage collector ran).
+    """
+
+    def wrap_socket(self, connection: ldap3.Connection, do_handshake: bool = False) -> None:
+        super().wrap_socket(connection, do_handshake=False)
+        if do_handshake:
+            connection.socket.do_handshake()
+            if self.validate in (ssl.CERT_REQUIRED, ssl.CERT_OPTIONAL):
+                check_hostname(connection.socket, connection.server.host, self.valid_names)
+
+
 def open_connection(config: LdapConfig, connect_timeout: float, receive_timeout: float) -> ldap3.Connection:
     """A fresh, opened connection (StartTLS done when configured); nothing bound yet."""
     tls = None
     if config.url.startswith("ldaps://") or config.start_tls:
-        tls = ldap3.Tls(
+        tls = _Tls(
             validate=ssl.CERT_REQUIRED,
             ca_certs_file=str(config.ca_file) if config.ca_file is not None else None,
             valid_names=config.tls_valid_names or None,
@@ -113,6 +130,10 @@ def close(connection: ldap3.Connection) -> None:
         connection.unbind()
     except Exception:  # the answer is already decided; a dead socket changes nothing
         log.debug("ldap connection did not close cleanly", exc_info=True)
+    finally:
+        # unbind() skips closing the socket when sending the unbind request fails (a failed TLS handshake).
+        if connection.socket is not None:
+            connection.socket.close()
 
 
 def _result_code(connection: ldap3.Connection) -> int:
