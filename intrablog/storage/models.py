@@ -1,0 +1,175 @@
+"""The relational schema. alembic/versions must describe exactly this (tests/test_migrations.py checks it).
+
+The classes are schema only: repositories select columns and build the domain dataclasses themselves, so no
+ORM object (and no lazy load) ever leaves storage, and the identity map never serves a stale row after a
+Core upsert.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    true,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from intrablog.storage.types import UTCDateTime
+
+# Deterministic constraint names: migrations can drop/alter them by name on every backend.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+CHANNEL_KINDS = ("team", "project", "announcement")
+VISIBILITIES = ("public", "private")
+ROLES = ("member", "poster", "admin")
+
+
+def _one_of(column: str, values: tuple[str, ...]) -> CheckConstraint:
+    allowed = ", ".join(f"'{value}'" for value in values)
+    return CheckConstraint(f"{column} IN ({allowed})", name=column)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime}
+
+
+class UserRow(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(256), unique=True)
+    display_name: Mapped[str] = mapped_column(String(256))
+    email: Mapped[str | None] = mapped_column(String(320))
+    # Indexed, not unique: the directory may hand an address to someone else before the old holder's
+    # mirror is refreshed, and a sign-in must not fail on that.
+    xmpp_address: Mapped[str | None] = mapped_column(String(320), index=True)
+    active: Mapped[bool] = mapped_column(Boolean)
+    is_site_admin: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime]
+    last_seen_in_directory: Mapped[datetime | None]
+
+
+class ChannelRow(Base):
+    __tablename__ = "channels"
+    __table_args__ = (_one_of("kind", CHANNEL_KINDS), _one_of("visibility", VISIBILITIES))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(32), unique=True)
+    title: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(16))
+    visibility: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
+class MembershipRow(Base):
+    __tablename__ = "memberships"
+    __table_args__ = (
+        _one_of("role", ROLES),
+        # "Which channels is this person in": visibility checks and the channel list.
+        Index(None, "user_id", "channel_id"),
+    )
+
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+
+
+class ChannelFollowRow(Base):
+    __tablename__ = "channel_follows"
+    # The primary key serves "what does X follow"; this serves "who follows channel C" (fan-out, IM).
+    __table_args__ = (Index(None, "channel_id", "follower_id"),)
+
+    follower_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"), primary_key=True)
+    created_at: Mapped[datetime]
+    im_delivery: Mapped[bool] = mapped_column(Boolean, server_default=true())
+
+
+class UserFollowRow(Base):
+    __tablename__ = "user_follows"
+    __table_args__ = (Index(None, "user_id", "follower_id"),)
+
+    follower_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    created_at: Mapped[datetime]
+    im_delivery: Mapped[bool] = mapped_column(Boolean, server_default=true())
+
+
+class PostRow(Base):
+    __tablename__ = "posts"
+    # Every listing is "newest first by id" within one of these prefixes, so each is an index range walk.
+    __table_args__ = (
+        Index(None, "channel_id", "id"),
+        Index(None, "author_id", "id"),
+        Index(None, "thread_root", "id"),
+    )
+
+    # Generated by the application (intrablog.domain.ids): time-sortable, so id order is time order.
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    channel_id: Mapped[int | None] = mapped_column(ForeignKey("channels.id"))
+    text: Mapped[str] = mapped_column(Text)
+    in_reply_to: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("posts.id"))
+    # No foreign key: a root names itself, and the root row does not exist yet while it is being inserted.
+    thread_root: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime]
+    edited_at: Mapped[datetime | None]
+    deleted_at: Mapped[datetime | None]
+
+
+class PostMentionRow(Base):
+    __tablename__ = "post_mentions"
+    __table_args__ = (Index(None, "user_id", "post_id"),)
+
+    post_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    # Order of appearance in the text, so the post reads back its mentions as written.
+    position: Mapped[int] = mapped_column(Integer)
+
+
+class PostTagRow(Base):
+    __tablename__ = "post_tags"
+    __table_args__ = (Index(None, "tag", "post_id"),)
+
+    post_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True)
+    tag: Mapped[str] = mapped_column(String(64), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)
+
+
+class PostLinkRow(Base):
+    __tablename__ = "post_links"
+
+    post_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    url: Mapped[str] = mapped_column(Text)
+
+
+class SessionRow(Base):
+    __tablename__ = "sessions"
+
+    # sha256 hex of the token: a leaked table does not hand out live sessions.
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]

@@ -1,0 +1,1 @@
+"""The SQL implementations of the repository ports (intrablog.domain.ports), one family per module."""
