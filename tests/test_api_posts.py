@@ -8,7 +8,9 @@ from tests.support.app_fixtures import Api
 async def test_follower_sees_post_first_and_thread_keeps_order(api: Api) -> None:
     await api.login("alice")
     await api.login("bob")
-    post = await api.post("alice", "Release train leaves Friday #launch @bob see https://example.com/plan.", "engineering")
+    post = await api.post(
+        "alice", "Release train leaves Friday #launch @bob see https://example.com/plan.", "engineering"
+    )
     assert post["channel"] == "engineering"
     assert post["author"] == {"username": "alice", "display_name": "Alice Archer"}
     assert post["mentions"] == ["bob"]
@@ -54,7 +56,9 @@ async def test_blank_and_malformed_bodies_are_422_with_fields(api: Api) -> None:
     blank = await api.call("POST", "/api/v1/posts", "alice", json={"text": "   "})
     assert blank.status == 422
     assert (await blank.json(content_type=None))["errors"][0]["field"] == "text"
-    broken = await api.call("POST", "/api/v1/posts", "alice", data=b"{not json", headers={"Content-Type": "application/json"})
+    broken = await api.call(
+        "POST", "/api/v1/posts", "alice", data=b"{not json", headers={"Content-Type": "application/json"}
+    )
     assert broken.status == 422
     assert (await broken.json(content_type=None))["errors"][0]["field"] == "body"
     missing = await api.call("POST", "/api/v1/posts", "alice", json={"channel": "engineering"})
@@ -106,7 +110,13 @@ async def test_deleting_someone_elses_post_is_forbidden(api: Api) -> None:
     assert (await api.call("GET", f"/api/v1/posts/{post['id']}", "bob")).status == 404
     assert (await api.call("DELETE", f"/api/v1/posts/{post['id']}", "bob")).status == 404
 
-    await api.json("POST", "/api/v1/channels", "bob", status=201, json={"name": "bobs-den", "title": "Den", "visibility": "private"})
+    await api.json(
+        "POST",
+        "/api/v1/channels",
+        "bob",
+        status=201,
+        json={"name": "bobs-den", "title": "Den", "visibility": "private"},
+    )
     hidden = await api.post("bob", "private note", "bobs-den")
     # Invisible to dave: 404, exactly as if it did not exist.
     assert (await api.call("DELETE", f"/api/v1/posts/{hidden['id']}", "dave")).status == 404

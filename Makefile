@@ -1,0 +1,40 @@
+# The two commands: `make run` (the dev stack of DESIGN.md) and `make test` (everything CI checks).
+# Each first runs deploy/install-deps.sh, which installs only what is missing and is quick when nothing is.
+
+VENV := .venv
+BIN  := $(VENV)/bin
+
+.PHONY: run test lint bench clean deps deps-test
+
+run: deps
+	$(BIN)/python -m intrablog.devstack
+
+test: deps-test
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+	$(BIN)/pytest
+
+lint: deps-test
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+# Runs the benchmarks once the bench/ package has its __main__.py; until then says so and fails.
+bench: deps-test
+	@if [ -f bench/__main__.py ]; then \
+		$(BIN)/python -m bench; \
+	else \
+		echo "make bench: there are no benchmarks yet (bench/__main__.py does not exist)" >&2; exit 1; \
+	fi
+
+deps:
+	bash deploy/install-deps.sh
+
+deps-test:
+	bash deploy/install-deps.sh --test
+
+# Removes caches, build output and the dev stack's data (var/); keeps .venv (rm -rf .venv to rebuild it).
+clean:
+	rm -rf var build test-artifacts .pytest_cache .mypy_cache .ruff_cache .hypothesis *.egg-info
+	find . -path ./$(VENV) -prune -o -type d -name __pycache__ -exec rm -rf {} +
