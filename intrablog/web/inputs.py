@@ -46,7 +46,11 @@ def _field_of(loc: tuple[int | str, ...]) -> str:
 
 
 async def read_json(request: web.Request, model: type[M]) -> M:
-    raw = await request.content.read(MAX_BODY_BYTES + 1)
+    try:
+        raw = await request.content.read(MAX_BODY_BYTES + 1)
+    except web.RequestPayloadError:
+        # A body that does not match its Content-Encoding (or a broken chunked stream) is bad input, not a crash.
+        raise Invalid("body", "could not be read: it does not match its Content-Encoding or framing") from None
     if len(raw) > MAX_BODY_BYTES:
         raise Invalid("body", f"must be at most {MAX_BODY_BYTES} bytes")
     try:

@@ -7,6 +7,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from intrablog.config import CHANNEL_NAME_PATTERN
+from intrablog.domain.rules import MAX_DESCRIPTION_CHARS, MAX_TITLE_CHARS
+
 POST_ID_PATTERN = r"^[0-9]{1,19}$"
 
 
@@ -23,11 +26,15 @@ class LoginRequest(BaseModel):
 
 
 class ChannelCreateRequest(BaseModel):
-    name: str = Field(description="2-32 characters of a-z, 0-9 and '-'; becomes the channel's XMPP address")
-    title: str
+    # The rules are documented here and enforced by the domain, whose messages say what to fix.
+    name: str = Field(
+        description="2-32 characters of a-z, 0-9 and '-'; becomes the channel's XMPP address",
+        json_schema_extra={"pattern": CHANNEL_NAME_PATTERN},
+    )
+    title: str = Field(description="Not blank", json_schema_extra={"maxLength": MAX_TITLE_CHARS})
     kind: Literal["team", "project", "announcement"] = "team"
     visibility: Literal["public", "private"] = "public"
-    description: str = ""
+    description: str = Field("", json_schema_extra={"maxLength": MAX_DESCRIPTION_CHARS})
 
 
 class PostCreateRequest(BaseModel):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from intrablog.domain.ids import parse_id
+from intrablog.errors import Invalid
 from intrablog.services.posts import PostDraft
 from intrablog.web.inputs import path_post_id, read_json
 from intrablog.web.keys import SERVICES, WEB_SETTINGS
@@ -28,11 +30,13 @@ from intrablog.web.schemas import PostCreateRequest, PostOut
 )
 async def create_post(request: web.Request) -> web.StreamResponse:
     data = await read_json(request, PostCreateRequest)
-    draft = PostDraft(
-        text=data.text,
-        channel=data.channel,
-        in_reply_to=int(data.in_reply_to) if data.in_reply_to is not None else None,
-    )
+    in_reply_to: int | None = None
+    if data.in_reply_to is not None:
+        # The pattern admits 19 digits; beyond the 63-bit id range no post can exist (nor fit a database integer).
+        in_reply_to = parse_id(data.in_reply_to)
+        if in_reply_to is None:
+            raise Invalid("in_reply_to", "no such post")
+    draft = PostDraft(text=data.text, channel=data.channel, in_reply_to=in_reply_to)
     post = await request.app[SERVICES].posts.create(identity(request).user, draft)
     response = json_response(post_out(post, request.app[WEB_SETTINGS].public_url), status=201)
     response.headers["Location"] = f"/api/v1/posts/{post.id}"
