@@ -140,7 +140,22 @@ class ChannelSeed(_Section):
     posters: list[str] = []
 
 
-class Settings(BaseSettings):
+class FileThenEnvironment(BaseSettings):
+    """Settings read from a file (passed as arguments) that the environment may override key by key."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (env_settings, init_settings)
+
+
+class Settings(FileThenEnvironment):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", frozen=True
     )
@@ -154,18 +169,6 @@ class Settings(BaseSettings):
     # Site admins, by username, until directory groups drive roles.
     admins: list[str] = []
     channels: list[ChannelSeed] = []
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # The environment overrides the file; the file arrives as init arguments.
-        return (env_settings, init_settings)
 
 
 def _key_path(loc: tuple[int | str, ...]) -> str:

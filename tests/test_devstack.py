@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from intrablog.devstack.launcher import http_status
 from intrablog.devstack.slapd import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -78,7 +79,7 @@ class Launcher:
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             assert process.poll() is None, f"launcher exited with {process.returncode}:\n{self.text()}"
-            if "intrablog dev stack is up" in self.text() and _get_status(f"{self.web_url}/healthz") == 200:
+            if "intrablog dev stack is up" in self.text() and http_status(f"{self.web_url}/healthz") == 200:
                 self.pids = json.loads((self.workdir / "pids.json").read_text(encoding="utf-8"))
                 return
             time.sleep(0.1)
@@ -100,17 +101,6 @@ class Launcher:
         for pid in [*self.pids.values(), *_processes_mentioning(self.workdir)]:
             if _alive(pid):
                 os.kill(pid, signal.SIGKILL)
-
-
-def _get_status(url: str) -> int | None:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - a local http:// URL
-            status: int = response.status
-            return status
-    except urllib.error.HTTPError as exc:
-        return exc.code
-    except OSError:
-        return None
 
 
 def _post_json(url: str, body: dict[str, Any]) -> tuple[int, Any]:

@@ -262,7 +262,7 @@ class Launcher:
         deadline = time.monotonic() + STARTUP_TIMEOUT
         while True:
             self._check_children()
-            status = _http_status(url)
+            status = http_status(url)
             if status == 200:
                 self._check_children()  # a 200 from another server while ours died is no success
                 return
@@ -350,7 +350,7 @@ intrablog dev stack is up
             (self.stack.workdir / "pids.json").unlink(missing_ok=True)
 
 
-def _http_status(url: str) -> int | None:
+def http_status(url: str) -> int | None:
     try:
         with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 - our own http:// URL
             status: int = response.status

@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
+from intrablog.config import FileThenEnvironment
 from intrablog.errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -40,7 +41,7 @@ class LdapEndpoint(BaseModel):
     port: int = Field(3890, ge=1, le=65535)
 
 
-class StackConfig(BaseSettings):
+class StackConfig(FileThenEnvironment):
     """Where the dev stack listens and keeps its data. Relative paths are taken from the repository root."""
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", frozen=True)
@@ -49,17 +50,6 @@ class StackConfig(BaseSettings):
     directory_ldif: Path = Path("deploy/dev/directory.ldif")
     web: WebEndpoint = WebEndpoint()
     ldap: LdapEndpoint = LdapEndpoint()
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (env_settings, init_settings)  # the environment overrides the file
 
     @property
     def web_url(self) -> str:
