@@ -9,11 +9,12 @@
 set -euo pipefail
 
 # --- the one place to list system packages ----------------------------------------------------------
-RUN_PACKAGES=(slapd ldap-utils)   # the dev directory (slapd) and its tools; later: prosody chromium
-TEST_PACKAGES=(postgresql)        # the PostgreSQL half of the suite (it uses 127.0.0.1:5432 or its own cluster)
+RUN_PACKAGES=(slapd ldap-utils prosody)  # the dev directory (slapd) and its tools; the XMPP server
+# The PostgreSQL half of the suite (127.0.0.1:5432 or its own cluster); Chromium for the browser tests.
+TEST_PACKAGES=(postgresql chromium)
 # Packaged services that would take the stack's ports or run a server nobody configured: stopped and
-# disabled right after we install them (only on machines where systemd runs). Later: prosody.
-SERVICES_TO_DISABLE=(slapd)
+# disabled right after we install them (only on machines where systemd runs).
+SERVICES_TO_DISABLE=(slapd prosody)
 # -----------------------------------------------------------------------------------------------------
 
 PYTHON=${PYTHON:-python3}

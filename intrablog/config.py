@@ -5,6 +5,7 @@ Every problem is reported as a :class:`ConfigError` naming the file and the key 
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -117,6 +118,27 @@ class LdapConfig(_Section):
         return self
 
 
+class XmppConfig(_Section):
+    """The bridge: an external component (XEP-0114) on the company's XMPP server."""
+
+    enabled: bool = False
+    # Where the XMPP server listens for components, and the component's own domain and secret.
+    host: str = "127.0.0.1"
+    port: int = Field(5347, ge=1, le=65535)
+    domain: str = "blog.example.com"
+    secret: SecretStr = SecretStr("component-secret")
+    # Messages sent per batch before the bridge asks the server to confirm with an iq ping.
+    batch_size: int = Field(50, ge=1, le=1000)
+    reconnect_max_delay: float = Field(10.0, gt=0, le=300)
+
+    @field_validator("domain")
+    @classmethod
+    def _domain(cls, value: str) -> str:
+        if not re.fullmatch(r"[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?", value) or ".." in value:
+            raise ValueError("must be a domain name such as blog.example.com")
+        return value
+
+
 class PostsConfig(_Section):
     max_post_chars: int = Field(280, ge=1, le=100_000)
 
@@ -164,6 +186,7 @@ class Settings(FileThenEnvironment):
     database: DatabaseConfig = DatabaseConfig()
     ldap: LdapConfig = LdapConfig()
     posts: PostsConfig = PostsConfig()
+    xmpp: XmppConfig = XmppConfig()
     sessions: SessionsConfig = SessionsConfig()
     logging: LoggingConfig = LoggingConfig()
     # Site admins, by username, until directory groups drive roles.
