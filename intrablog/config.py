@@ -127,11 +127,13 @@ class XmppConfig(_Section):
     port: int = Field(5347, ge=1, le=65535)
     domain: str = "blog.example.com"
     secret: SecretStr = SecretStr("component-secret")
+    # The XMPP server's own domain: the bridge pings it to have a batch of messages confirmed.
+    server_domain: str = "example.com"
     # Messages sent per batch before the bridge asks the server to confirm with an iq ping.
     batch_size: int = Field(50, ge=1, le=1000)
     reconnect_max_delay: float = Field(10.0, gt=0, le=300)
 
-    @field_validator("domain")
+    @field_validator("domain", "server_domain")
     @classmethod
     def _domain(cls, value: str) -> str:
         if not re.fullmatch(r"[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?", value) or ".." in value:
