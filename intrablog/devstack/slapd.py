@@ -73,9 +73,12 @@ class Slapd:
         suffix: str = "dc=example,dc=com",
         admin_password: str = "admin-secret",  # noqa: S107 - the dev directory's published password
         extra_config: str = "",
+        ldaps_port: int | None = None,
     ) -> None:
         self.workdir = workdir
         self.port = port
+        # Also serve ldaps:// here (extra_config must then carry the TLS certificate directives).
+        self.ldaps_port = ldaps_port
         self.suffix = suffix
         self.admin_dn = f"cn=admin,{suffix}"
         self.admin_password = admin_password
@@ -89,6 +92,14 @@ class Slapd:
     @property
     def url(self) -> str:
         return f"ldap://127.0.0.1:{self.port}"
+
+    @property
+    def ldaps_url(self) -> str | None:
+        return f"ldaps://127.0.0.1:{self.ldaps_port}" if self.ldaps_port is not None else None
+
+    @property
+    def _listen_urls(self) -> str:
+        return " ".join(f"{url}/" for url in (self.url, self.ldaps_url) if url is not None)
 
     @property
     def config_path(self) -> Path:
@@ -144,7 +155,7 @@ access to * by dn.exact="{self.admin_dn}" read by * none
         self.pid_path.unlink(missing_ok=True)
         # A file, not a pipe: nobody drains a pipe while `make run` serves for hours.
         self._log = self.log_path.open("ab")
-        command = [slapd_binary(), "-f", str(self.config_path), "-h", f"{self.url}/", "-d", "none"]
+        command = [slapd_binary(), "-f", str(self.config_path), "-h", self._listen_urls, "-d", "none"]
         self._process = subprocess.Popen(
             command, stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log, start_new_session=True
         )
@@ -156,7 +167,8 @@ access to * by dn.exact="{self.admin_dn}" read by * none
                 code = self._process.returncode
                 self._forget_process()
                 raise SlapdError(f"slapd exited with status {code} on {self.url}:\n{self._log_tail()}")
-            if self._wrote_pidfile(self._process.pid) and _port_accepts(self.port):
+            ports = [self.port] if self.ldaps_port is None else [self.port, self.ldaps_port]
+            if self._wrote_pidfile(self._process.pid) and all(_port_accepts(port) for port in ports):
                 return
             if time.monotonic() > deadline:
                 self.stop()
