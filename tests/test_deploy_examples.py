@@ -20,6 +20,7 @@ from intrablog.devstack.stack_config import (
     LdapEndpoint,
     StackConfig,
     WebEndpoint,
+    XmppEndpoints,
     load_stack_config,
     render_intrablog_config,
 )
@@ -69,6 +70,11 @@ def test_production_example_loads_with_postgresql_and_openldap_search() -> None:
         ("announcements", "announcement", "public"),
     ]
     assert settings.channels[2].posters == ["alice"]
+    # The bridge stays off until the XMPP server has the component of deploy/prosody or deploy/ejabberd.
+    assert not settings.xmpp.enabled
+    assert (settings.xmpp.host, settings.xmpp.port, settings.xmpp.domain) == ("127.0.0.1", 5347, "blog.example.com")
+    assert "CHANGE-ME" in settings.xmpp.secret.get_secret_value()
+    assert settings.xmpp.server_domain == "corp.example"
 
 
 def _keys(model: type[BaseModel], prefix: str = "") -> list[str]:
@@ -153,6 +159,7 @@ def test_dev_stack_file_has_the_fixed_addresses_of_the_design() -> None:
     assert (stack.web.host, stack.web.port) == ("127.0.0.1", 8080)
     assert stack.web_url == "http://127.0.0.1:8080"
     assert stack.ldap.port == 3890
+    assert (stack.xmpp.client_port, stack.xmpp.component_port) == (5222, 5347)
     assert stack.workdir == REPO_ROOT / "var" / "dev"
     assert stack.directory_ldif.is_file()
 
@@ -161,10 +168,13 @@ def test_dev_stack_file_is_overridden_by_the_environment(monkeypatch: pytest.Mon
     monkeypatch.setenv("INTRABLOG_DEV_WEB__PORT", "18080")
     monkeypatch.setenv("INTRABLOG_DEV_LDAP__PORT", "13890")
     monkeypatch.setenv("INTRABLOG_DEV_WORKDIR", str(tmp_path))
+    monkeypatch.setenv("INTRABLOG_DEV_XMPP__CLIENT_PORT", "15222")
+    monkeypatch.setenv("INTRABLOG_DEV_XMPP__COMPONENT_PORT", "15347")
 
     stack = load_stack_config(STACK_FILE)
 
     assert (stack.web.host, stack.web.port, stack.ldap.port) == ("127.0.0.1", 18080, 13890)
+    assert (stack.xmpp.client_port, stack.xmpp.component_port) == (15222, 15347)
     assert stack.workdir == tmp_path
 
 
@@ -179,7 +189,12 @@ def test_a_broken_dev_stack_file_names_the_file_and_the_key(tmp_path: Path) -> N
 
 
 def test_generated_dev_config_points_at_the_dev_stack(tmp_path: Path) -> None:
-    stack = StackConfig(workdir=tmp_path, web=WebEndpoint(port=18080), ldap=LdapEndpoint(port=13890))
+    stack = StackConfig(
+        workdir=tmp_path,
+        web=WebEndpoint(port=18080),
+        ldap=LdapEndpoint(port=13890),
+        xmpp=XmppEndpoints(client_port=15222, component_port=15347),
+    )
     config = tmp_path / "intrablog.toml"
     config.write_text(render_intrablog_config(stack), encoding="utf-8")
 
@@ -194,6 +209,10 @@ def test_generated_dev_config_points_at_the_dev_stack(tmp_path: Path) -> None:
     assert settings.ldap.bind_password is not None
     assert settings.ldap.bind_password.get_secret_value() == "admin-secret"
     assert settings.ldap.user_base == "dc=example,dc=com"
+    assert settings.xmpp.enabled
+    assert (settings.xmpp.host, settings.xmpp.port) == ("127.0.0.1", 15347)
+    assert (settings.xmpp.domain, settings.xmpp.server_domain) == ("blog.example.com", "example.com")
+    assert settings.xmpp.secret.get_secret_value() == "component-secret"
     assert settings.admins == ["alice"]
     assert [(c.name, c.kind, c.title, c.posters) for c in settings.channels] == [
         ("engineering", "team", "Engineering", []),

@@ -1,11 +1,13 @@
 """`python -m intrablog.devstack` (what `make run` starts), run for real on free ports in a temporary folder.
 
-It must serve sign-in with the demo directory, start again on the same data, stop everything it started on
-SIGINT or SIGTERM with status 0, stop the rest when a child dies, and refuse a port that is taken.
+It must serve sign-in with the demo directory and XMPP sign-in with the demo accounts, start again on the
+same data, stop everything it started on SIGINT or SIGTERM with status 0, stop the rest when a child dies,
+and refuse a port that is taken.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -22,8 +24,9 @@ from typing import Any
 
 import pytest
 
-from intrablog.devstack.launcher import http_status
+from intrablog.devstack.processes import http_status
 from intrablog.devstack.slapd import free_port
+from tests.support.xmpp_client import ImClient
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 START_TIMEOUT = 90.0
@@ -37,6 +40,8 @@ class Launcher:
     workdir: Path
     web_port: int
     ldap_port: int
+    xmpp_client_port: int
+    xmpp_component_port: int
     output: Path
     process: subprocess.Popen[bytes] | None = None
     pids: dict[str, int] = field(default_factory=dict)
@@ -51,6 +56,8 @@ class Launcher:
         env |= {
             "INTRABLOG_DEV_WEB__PORT": str(self.web_port),
             "INTRABLOG_DEV_LDAP__PORT": str(self.ldap_port),
+            "INTRABLOG_DEV_XMPP__CLIENT_PORT": str(self.xmpp_client_port),
+            "INTRABLOG_DEV_XMPP__COMPONENT_PORT": str(self.xmpp_component_port),
             "INTRABLOG_DEV_WORKDIR": str(self.workdir),
         }
         with self.output.open("ab") as out:
@@ -145,12 +152,22 @@ def _processes_mentioning(path: Path) -> list[int]:
     return found
 
 
+def _accepts(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
 def _assert_nothing_left(launcher: Launcher) -> None:
-    assert {"launcher", "serve", "slapd"} <= launcher.pids.keys(), launcher.pids
+    assert {"launcher", "serve", "slapd", "prosody"} <= launcher.pids.keys(), launcher.pids
     left = {name: pid for name, pid in launcher.pids.items() if _alive(pid)}
     assert left == {}, f"still running after the launcher exited: {left}\n{launcher.text()}"
     assert [pid for pid in _processes_mentioning(launcher.workdir) if _running(pid)] == []
     assert not (launcher.workdir / "pids.json").exists()
+    assert not _accepts(launcher.xmpp_client_port)
+    assert not _accepts(launcher.xmpp_component_port)
 
 
 def _assert_alice_signs_in(launcher: Launcher) -> None:
@@ -161,9 +178,25 @@ def _assert_alice_signs_in(launcher: Launcher) -> None:
     assert body["user"]["username"] == "alice"
 
 
+def _assert_bob_signs_in_on_xmpp(launcher: Launcher) -> None:
+    """An ordinary client session as bob@example.com with the directory password, the way TEST-SERVERS.md
+    connects (no TLS, PLAIN on loopback)."""
+
+    async def sign_in() -> None:
+        bob = ImClient("bob@example.com", "bob-pass", "127.0.0.1", launcher.xmpp_client_port)
+        await bob.connect(timeout=10)
+        try:
+            info = await bob.disco_items("example.com")
+            assert "blog.example.com" in {item.jid for item in info}
+        finally:
+            await bob.close()
+
+    asyncio.run(sign_in())
+
+
 @pytest.fixture
 def launcher(tmp_path: Path) -> Iterator[Launcher]:
-    run = Launcher(tmp_path / "stack", free_port(), free_port(), tmp_path / "launcher.out")
+    run = Launcher(tmp_path / "stack", free_port(), free_port(), free_port(), free_port(), tmp_path / "launcher.out")
     yield run
     run.kill_leftovers()
 
@@ -174,17 +207,24 @@ def test_stack_serves_sign_in_and_stops_everything_on_sigint_then_again_on_sigte
     banner = launcher.text()
     assert launcher.web_url in banner
     assert f"ldap://127.0.0.1:{launcher.ldap_port}" in banner
+    assert f"127.0.0.1:{launcher.xmpp_client_port}, domain example.com" in banner
+    assert f"component blog.example.com on 127.0.0.1:{launcher.xmpp_component_port}" in banner
+    assert "plain auth allowed on loopback: any desktop client connects" in banner
     for login in ("alice-pass", "bob-pass", "carol-pass", "dave-pass"):
         assert login in banner
     _assert_alice_signs_in(launcher)
+    _assert_bob_signs_in_on_xmpp(launcher)
+    config = (launcher.workdir / "intrablog.toml").read_text(encoding="utf-8")
+    assert f'[xmpp]\nenabled = true\nhost = "127.0.0.1"\nport = {launcher.xmpp_component_port}\n' in config
 
     assert launcher.stop_with(signal.SIGINT) == 0, launcher.text()
     _assert_nothing_left(launcher)
 
-    # The second start finds the directory loaded and the database migrated and seeded.
+    # The second start finds the directory loaded, the XMPP accounts there and the database migrated and seeded.
     launcher.start()
     launcher.wait_until_up()
     _assert_alice_signs_in(launcher)
+    _assert_bob_signs_in_on_xmpp(launcher)
 
     assert launcher.stop_with(signal.SIGTERM) == 0, launcher.text()
     _assert_nothing_left(launcher)
@@ -217,20 +257,28 @@ def test_stack_cleans_up_after_a_killed_launcher(launcher: Launcher) -> None:
         time.sleep(0.05)
     assert not _running(first["serve"]), "serve should die with its launcher"
 
-    # slapd outlived it; the next start stops it and comes up on the same data.
+    # slapd and Prosody outlived it; the next start stops them and comes up on the same data.
     launcher.start()
     launcher.wait_until_up()
     assert not _running(first["slapd"])
+    assert not _running(first["prosody"])
     assert f"stopping the slapd (pid {first['slapd']})" in launcher.text()
+    assert f"stopping the prosody (pid {first['prosody']})" in launcher.text()
     _assert_alice_signs_in(launcher)
+    _assert_bob_signs_in_on_xmpp(launcher)
 
     assert launcher.stop_with(signal.SIGINT) == 0, launcher.text()
     _assert_nothing_left(launcher)
 
 
-def test_stack_refuses_a_port_that_is_taken(launcher: Launcher) -> None:
+@pytest.mark.parametrize(
+    ("port_of", "purpose"),
+    [("web_port", "web"), ("xmpp_client_port", "xmpp client"), ("xmpp_component_port", "xmpp component")],
+)
+def test_stack_refuses_a_port_that_is_taken(launcher: Launcher, port_of: str, purpose: str) -> None:
+    port: int = getattr(launcher, port_of)
     with socket.socket() as taken:
-        taken.bind(("127.0.0.1", launcher.web_port))
+        taken.bind(("127.0.0.1", port))
         taken.listen()
         launcher.start()
         try:
@@ -240,7 +288,6 @@ def test_stack_refuses_a_port_that_is_taken(launcher: Launcher) -> None:
 
     assert code != 0
     output = launcher.text()
-    assert f"port {launcher.web_port}" in output
-    assert "web" in output
+    assert f"port {port} on 127.0.0.1, for {purpose}" in output
     assert "intrablog dev stack is up" not in output
     assert [pid for pid in _processes_mentioning(launcher.workdir) if _running(pid)] == []

@@ -1,7 +1,9 @@
-"""The dev stack of `make run`: slapd with the demo directory, then `intrablog serve` on SQLite.
+"""The dev stack of `make run`: slapd with the demo directory, Prosody with the demo XMPP accounts, then
+`intrablog serve` on SQLite.
 
-Everything it starts, it stops: on Ctrl-C or SIGTERM it stops serve, then slapd, waits for each and exits 0;
-when one of them dies on its own it stops the other and exits 1 with the dead one's last log lines.
+Everything it starts, it stops: on Ctrl-C or SIGTERM it stops serve, then Prosody, then slapd, waits for each
+and exits 0; when one of them dies on its own it stops the others and exits 1 with the dead one's last log
+lines.
 Ports and paths come from deploy/dev/stack.toml, INTRABLOG_DEV_* variables or ``--config FILE``.
 """
 
@@ -9,38 +11,49 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import ctypes
 import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from types import FrameType
 
+from intrablog.devstack.banner import render_banner
+from intrablog.devstack.processes import (
+    STOP_TIMEOUT,
+    die_with_parent,
+    http_status,
+    log_tail,
+    port_in_use,
+    runs,
+    show,
+    stop_process,
+)
+from intrablog.devstack.prosody import Prosody, ProsodyError
 from intrablog.devstack.slapd import Slapd, SlapdError
 from intrablog.devstack.stack_config import (
     DEFAULT_STACK_FILE,
     DEMO_LOGINS,
     ENV_PREFIX,
-    LDAP_ADMIN_DN,
     LDAP_ADMIN_PASSWORD,
     SUFFIX,
+    XMPP_COMPONENT_DOMAIN,
+    XMPP_COMPONENT_SECRET,
+    XMPP_DOMAIN,
+    XMPP_MUC_DOMAIN,
     StackConfig,
     load_stack_config,
     render_intrablog_config,
 )
 from intrablog.errors import ConfigError
 
+__all__ = ["Launcher", "http_status", "main"]
+
 STARTUP_TIMEOUT = 60.0  # seconds for migrate, seed, and serve to answer /healthz
-STOP_TIMEOUT = 15.0
 POLL_INTERVAL = 0.1
-LOG_TAIL_LINES = 30
 
 # Variables the children must not see: the stack's own, and overrides of what the stack sets itself
 # (an exported INTRABLOG_DATABASE__URL would otherwise move the dev stack onto another database).
@@ -50,6 +63,7 @@ STACK_OWNED_VARIABLES = (
     "INTRABLOG_SERVER__",
     "INTRABLOG_DATABASE__",
     "INTRABLOG_LDAP__",
+    "INTRABLOG_XMPP__",
 )
 
 
@@ -61,42 +75,9 @@ class StackFailed(Exception):
     """A part of the stack could not start or died: stop the rest and exit 1."""
 
 
-def port_in_use(host: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        # The servers themselves bind with SO_REUSEADDR: only a listener makes the port unusable.
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return True
-    return False
-
-
-def _log_tail(path: Path) -> str:
-    try:
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:
-        return f"    (no log at {path})"
-    return "\n".join(f"    {line}" for line in lines[-LOG_TAIL_LINES:]) or "    (empty log)"
-
-
-def _die_with_parent() -> None:
-    # Runs in the child before exec: if the launcher is killed outright (SIGKILL), the kernel sends the
-    # child SIGTERM, so not even that leaves a server behind holding the stack's port.
-    pr_set_pdeathsig = 1
-    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
-
-
 def _intrablog_command() -> list[str]:
     script = Path(sys.executable).parent / "intrablog"
     return [str(script)] if script.exists() else [sys.executable, "-m", "intrablog.cli"]
-
-
-def _show(path: Path) -> str:
-    try:
-        return str(path.relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
 
 
 def say(message: str) -> None:
@@ -108,6 +89,7 @@ class Launcher:
         self.stack = stack
         self.stopping = False
         self.slapd: Slapd | None = None
+        self.prosody: Prosody | None = None
         self.serve: subprocess.Popen[bytes] | None = None
         self.wrote_pids = False
         self.child_env = {k: v for k, v in os.environ.items() if not k.upper().startswith(STACK_OWNED_VARIABLES)}
@@ -133,17 +115,18 @@ class Launcher:
         try:
             try:
                 if self.ignored:
-                    say(f"ignoring {', '.join(self.ignored)}: the stack sets server, database and ldap itself")
+                    say(f"ignoring {', '.join(self.ignored)}: the stack sets server, database, ldap and xmpp itself")
                 self._clean_up_previous_run()
                 self._check_ports()
                 self.stack.logs.mkdir(parents=True, exist_ok=True)
                 self._start_slapd()
+                self._start_prosody()
                 self._write_config()
                 self._run_step("migrate")
                 self._run_step("seed")
                 self._start_serve()
                 self._write_pids()
-                self._print_banner()
+                print(render_banner(self.stack, os.getpid()), flush=True)
                 self._watch()  # returns only by raising
             except Stopping:
                 say("stopping")
@@ -162,19 +145,19 @@ class Launcher:
         except (OSError, ValueError):
             return
         launcher = previous.get("launcher", 0)
-        if launcher != os.getpid() and _runs(launcher, "intrablog.devstack"):
-            raise StackFailed(f"a dev stack already runs from {_show(self.stack.workdir)} (pid {launcher})")
-        for name in ("serve", "slapd"):
+        if launcher != os.getpid() and runs(launcher, "intrablog.devstack"):
+            raise StackFailed(f"a dev stack already runs from {show(self.stack.workdir)} (pid {launcher})")
+        for name in ("serve", "prosody", "slapd"):
             pid = previous.get(name, 0)
             # Only a process that names our workdir is ours: the PID may have been reused since.
-            if _runs(pid, str(self.stack.workdir)):
+            if runs(pid, str(self.stack.workdir)):
                 say(f"stopping the {name} (pid {pid}) left behind by a launcher that was killed")
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGTERM)
                 deadline = time.monotonic() + STOP_TIMEOUT
-                while _runs(pid, str(self.stack.workdir)) and time.monotonic() < deadline:
+                while runs(pid, str(self.stack.workdir)) and time.monotonic() < deadline:
                     time.sleep(POLL_INTERVAL)
-                if _runs(pid, str(self.stack.workdir)):
+                if runs(pid, str(self.stack.workdir)):
                     with contextlib.suppress(ProcessLookupError):
                         os.kill(pid, signal.SIGKILL)
         pids_path.unlink()
@@ -183,6 +166,13 @@ class Launcher:
         wanted = (
             (self.stack.web.host, self.stack.web.port, "web + API (intrablog serve)", "INTRABLOG_DEV_WEB__PORT"),
             ("127.0.0.1", self.stack.ldap.port, "LDAP (slapd, dev directory)", "INTRABLOG_DEV_LDAP__PORT"),
+            ("127.0.0.1", self.stack.xmpp.client_port, "xmpp client (Prosody)", "INTRABLOG_DEV_XMPP__CLIENT_PORT"),
+            (
+                "127.0.0.1",
+                self.stack.xmpp.component_port,
+                "xmpp component (Prosody, for the bridge)",
+                "INTRABLOG_DEV_XMPP__COMPONENT_PORT",
+            ),
         )
         for host, port, purpose, variable in wanted:
             if port_in_use(host, port):
@@ -201,20 +191,43 @@ class Launcher:
         try:
             self.slapd.start()
         except SlapdError as exc:
-            raise StackFailed(f"slapd did not start (log: {_show(self.slapd.log_path)}): {exc}") from None
-        say(f"slapd listening on {self.slapd.url} (data and log in {_show(ldap_dir)})")
+            raise StackFailed(f"slapd did not start (log: {show(self.slapd.log_path)}): {exc}") from None
+        say(f"slapd listening on {self.slapd.url} (data and log in {show(ldap_dir)})")
         if loaded_marker.exists():
             return
         try:
             self.slapd.load_ldif(self.stack.directory_ldif)
         except (OSError, SlapdError) as exc:
-            raise StackFailed(f"could not load {_show(self.stack.directory_ldif)}: {exc}") from None
+            raise StackFailed(f"could not load {show(self.stack.directory_ldif)}: {exc}") from None
         loaded_marker.write_text(f"{self.stack.directory_ldif}\n", encoding="utf-8")
-        say(f"loaded the demo directory from {_show(self.stack.directory_ldif)}")
+        say(f"loaded the demo directory from {show(self.stack.directory_ldif)}")
+
+    def _start_prosody(self) -> None:
+        xmpp_dir = self.stack.workdir / "xmpp"
+        self.prosody = Prosody(
+            xmpp_dir,
+            self.stack.xmpp.client_port,
+            self.stack.xmpp.component_port,
+            domain=XMPP_DOMAIN,
+            component_domain=XMPP_COMPONENT_DOMAIN,
+            component_secret=XMPP_COMPONENT_SECRET,
+            muc_domain=XMPP_MUC_DOMAIN,
+        )
+        # At every start: the demo accounts always have their documented passwords.
+        self.prosody.register_many((name, f"{name}-pass") for name, _ in DEMO_LOGINS)
+        try:
+            self.prosody.start()
+        except (OSError, ProsodyError) as exc:
+            raise StackFailed(f"Prosody did not start (log: {show(self.prosody.log_path)}): {exc}") from None
+        say(
+            f"Prosody listening on 127.0.0.1:{self.prosody.c2s_port} (clients, {XMPP_DOMAIN}) and "
+            f"127.0.0.1:{self.prosody.component_port} (component {XMPP_COMPONENT_DOMAIN}); "
+            f"data and log in {show(xmpp_dir)}"
+        )
 
     def _write_config(self) -> None:
         self.stack.config_path.write_text(render_intrablog_config(self.stack), encoding="utf-8")
-        say(f"wrote {_show(self.stack.config_path)}")
+        say(f"wrote {show(self.stack.config_path)}")
 
     def _spawn(self, step: str) -> tuple[subprocess.Popen[bytes], Path]:
         if self.stopping:
@@ -231,7 +244,7 @@ class Launcher:
                 stderr=subprocess.STDOUT,
                 env=self.child_env,
                 start_new_session=True,  # Ctrl-C reaches the launcher only; it stops children in order
-                preexec_fn=_die_with_parent,  # safe: the launcher runs no threads
+                preexec_fn=die_with_parent,  # safe: the launcher runs no threads
             )
         return process, log_path
 
@@ -244,20 +257,20 @@ class Launcher:
                 if time.monotonic() > deadline:
                     raise StackFailed(
                         f"intrablog {step} took more than {STARTUP_TIMEOUT:.0f} s; last lines of "
-                        f"{_show(log_path)}:\n{_log_tail(log_path)}"
+                        f"{show(log_path)}:\n{log_tail(log_path)}"
                     )
                 self._sleep(POLL_INTERVAL)
         finally:
-            _stop_process(process)
+            stop_process(process)
         if process.returncode != 0:
             raise StackFailed(
                 f"intrablog {step} failed with status {process.returncode}; last lines of "
-                f"{_show(log_path)}:\n{_log_tail(log_path)}"
+                f"{show(log_path)}:\n{log_tail(log_path)}"
             )
 
     def _start_serve(self) -> None:
         self.serve, log_path = self._spawn("serve")
-        say(f"intrablog serve started (pid {self.serve.pid}, log {_show(log_path)}), waiting for /healthz")
+        say(f"intrablog serve started (pid {self.serve.pid}, log {show(log_path)}), waiting for /healthz")
         url = f"{self.stack.web_url}/healthz"
         deadline = time.monotonic() + STARTUP_TIMEOUT
         while True:
@@ -270,7 +283,7 @@ class Launcher:
                 answer = f"it last answered {status}" if status else "it never answered"
                 raise StackFailed(
                     f"{url} did not answer 200 within {STARTUP_TIMEOUT:.0f} s ({answer}); last lines of "
-                    f"{_show(log_path)}:\n{_log_tail(log_path)}"
+                    f"{show(log_path)}:\n{log_tail(log_path)}"
                 )
             self._sleep(POLL_INTERVAL)
 
@@ -281,12 +294,17 @@ class Launcher:
             log_path = self.stack.logs / "serve.log"
             raise StackFailed(
                 f"intrablog serve exited unexpectedly with status {self.serve.returncode}; last lines of "
-                f"{_show(log_path)}:\n{_log_tail(log_path)}"
+                f"{show(log_path)}:\n{log_tail(log_path)}"
+            )
+        if self.prosody is not None and not self.prosody.running:
+            raise StackFailed(
+                f"Prosody exited unexpectedly; last lines of {show(self.prosody.log_path)}:\n"
+                f"{log_tail(self.prosody.log_path)}"
             )
         if self.slapd is not None and not self.slapd.running:
             raise StackFailed(
-                f"slapd exited unexpectedly; last lines of {_show(self.slapd.log_path)}:\n"
-                f"{_log_tail(self.slapd.log_path)}"
+                f"slapd exited unexpectedly; last lines of {show(self.slapd.log_path)}:\n"
+                f"{log_tail(self.slapd.log_path)}"
             )
 
     def _watch(self) -> None:
@@ -298,6 +316,8 @@ class Launcher:
         pids = {"launcher": os.getpid()}
         if self.serve is not None:
             pids["serve"] = self.serve.pid
+        if self.prosody is not None and self.prosody.pid is not None:
+            pids["prosody"] = self.prosody.pid
         if self.slapd is not None:
             # slapd writes its pidfile as it starts, before it accepts connections.
             with contextlib.suppress(OSError, ValueError):
@@ -308,39 +328,18 @@ class Launcher:
         (self.stack.workdir / "pids.json").write_text(json.dumps(self._pids()) + "\n", encoding="utf-8")
         self.wrote_pids = True
 
-    def _print_banner(self) -> None:
-        web = self.stack.web_url
-        width = max(len(name) for name, _ in DEMO_LOGINS)
-        logins = "\n".join(
-            f"    {name:<{width}}  {name + '-pass':<{width + 5}}  {roles}" for name, roles in DEMO_LOGINS
-        )
-        print(
-            f"""
-intrablog dev stack is up
-
-  web        {web}/
-  API        {web}/api/v1   (sign in: POST /api/v1/login)
-  LDAP       ldap://127.0.0.1:{self.stack.ldap.port}   base {SUFFIX}, admin {LDAP_ADMIN_DN} / {LDAP_ADMIN_PASSWORD}
-  database   {_show(self.stack.workdir / "intrablog.db")}   (config {_show(self.stack.config_path)})
-  logs       {_show(self.stack.logs)}/ and {_show(self.stack.workdir / "ldap" / "slapd.log")}
-  XMPP       not part of the stack yet (it arrives with the bridge)
-
-  demo logins (user, password, roles):
-{logins}
-
-  Stop with Ctrl-C (or kill -TERM {os.getpid()}): it stops serve, then slapd.
-  Start again from the demo directory: stop, then rm -rf {_show(self.stack.workdir)}
-""",
-            flush=True,
-        )
-
     def _stop_all(self) -> None:
         # Ignore further signals: shutdown runs to its end whatever arrives.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         if self.serve is not None and self.serve.poll() is None:
-            _stop_process(self.serve)
+            stop_process(self.serve)
             say(f"intrablog serve stopped (status {self.serve.returncode})")
+        if self.prosody is not None:
+            was_running = self.prosody.running
+            self.prosody.stop()  # also reaps a Prosody that died on its own
+            if was_running:
+                say("Prosody stopped")
         if self.slapd is not None:
             was_running = self.slapd.running
             self.slapd.stop()  # also reaps a slapd that died on its own
@@ -350,46 +349,12 @@ intrablog dev stack is up
             (self.stack.workdir / "pids.json").unlink(missing_ok=True)
 
 
-def http_status(url: str) -> int | None:
-    try:
-        with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 - our own http:// URL
-            status: int = response.status
-            return status
-    except urllib.error.HTTPError as exc:
-        return exc.code
-    except OSError:  # refused, reset, timed out: not listening yet
-        return None
-
-
-def _runs(pid: int, needle: str) -> bool:
-    """Whether pid is a live process (not a zombie) whose command line contains needle."""
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    proc = Path("/proc") / str(pid)
-    try:
-        state = (proc / "stat").read_text(encoding="ascii", errors="replace").rsplit(")", 1)[1].split()[0]
-        return state != "Z" and needle.encode() in (proc / "cmdline").read_bytes()
-    except (OSError, IndexError):
-        return False
-
-
-def _stop_process(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(timeout=STOP_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m intrablog.devstack",
-        description="Start the dev stack (slapd with the demo directory + intrablog) until Ctrl-C.",
+        description="Start the dev stack (slapd with the demo directory, Prosody, intrablog) until Ctrl-C.",
     )
-    parser.add_argument("--config", type=Path, default=None, help=f"stack file (default {_show(DEFAULT_STACK_FILE)})")
+    parser.add_argument("--config", type=Path, default=None, help=f"stack file (default {show(DEFAULT_STACK_FILE)})")
     args = parser.parse_args(argv)
     try:
         stack = load_stack_config(args.config)

@@ -1,5 +1,6 @@
 """Configuration of the dev stack: where its servers listen and keep their data, and the intrablog config
-file it writes for them (SQLite under the workdir, the dev slapd, the demo channels and admins).
+file it writes for them (SQLite under the workdir, the dev slapd, the dev Prosody's component, the demo
+channels and admins).
 """
 
 from __future__ import annotations
@@ -28,6 +29,11 @@ DEMO_LOGINS = (
     ("carol", "hr; posts in announcements"),
     ("dave", "no groups"),
 )
+# The dev Prosody: every demo person has the XMPP account <username>@XMPP_DOMAIN with the same password.
+XMPP_DOMAIN = "example.com"
+XMPP_COMPONENT_DOMAIN = "blog.example.com"
+XMPP_COMPONENT_SECRET = "component-secret"
+XMPP_MUC_DOMAIN = "rooms.example.com"
 
 
 class WebEndpoint(BaseModel):
@@ -41,6 +47,12 @@ class LdapEndpoint(BaseModel):
     port: int = Field(3890, ge=1, le=65535)
 
 
+class XmppEndpoints(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    client_port: int = Field(5222, ge=1, le=65535)
+    component_port: int = Field(5347, ge=1, le=65535)
+
+
 class StackConfig(FileThenEnvironment):
     """Where the dev stack listens and keeps its data. Relative paths are taken from the repository root."""
 
@@ -50,6 +62,7 @@ class StackConfig(FileThenEnvironment):
     directory_ldif: Path = Path("deploy/dev/directory.ldif")
     web: WebEndpoint = WebEndpoint()
     ldap: LdapEndpoint = LdapEndpoint()
+    xmpp: XmppEndpoints = XmppEndpoints()
 
     @property
     def web_url(self) -> str:
@@ -91,7 +104,8 @@ def _toml(value: str) -> str:
 
 
 def render_intrablog_config(stack: StackConfig) -> str:
-    """The intrablog config file of the stack: SQLite under the workdir, the dev slapd, the demo channels."""
+    """The intrablog config file of the stack: SQLite under the workdir, the dev slapd, the dev Prosody's
+    component, the demo channels."""
     database = stack.workdir.resolve() / "intrablog.db"
     return f"""\
 # Written by `python -m intrablog.devstack` at each start (intrablog/devstack/stack_config.py): edits are lost.
@@ -112,6 +126,14 @@ mode = "search"
 bind_dn = {_toml(LDAP_ADMIN_DN)}
 bind_password = {_toml(LDAP_ADMIN_PASSWORD)}
 user_base = {_toml(SUFFIX)}
+
+[xmpp]
+enabled = true
+host = "127.0.0.1"
+port = {stack.xmpp.component_port}
+domain = {_toml(XMPP_COMPONENT_DOMAIN)}
+secret = {_toml(XMPP_COMPONENT_SECRET)}
+server_domain = {_toml(XMPP_DOMAIN)}
 
 [logging]
 level = "INFO"

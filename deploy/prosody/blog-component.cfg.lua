@@ -1,0 +1,38 @@
+-- intrablog's XMPP bridge as an external component (XEP-0114) of the company's Prosody (0.12).
+--
+-- Install: copy this file to /etc/prosody/conf.d/blog-component.cfg.lua (Debian's prosody.cfg.lua ends with
+-- Include "conf.d/*.cfg.lua"), or paste the Component section at the END of prosody.cfg.lua. Replace
+-- blog.example.com by the bridge's domain and the secret by a long random string, then `prosodyctl reload`
+-- (or restart Prosody). intrablog's [xmpp] section takes the same domain and secret:
+--
+--   [xmpp]
+--   enabled = true
+--   host = "127.0.0.1"           # where Prosody listens for components
+--   port = 5347
+--   domain = "blog.example.com"
+--   secret = "CHANGE-ME-component-secret"
+--
+-- The domain needs no DNS record while only this server's users talk to it: Prosody routes it internally.
+-- (Only other servers reaching the bridge over s2s would need it, which an intranet does not.)
+--
+-- Where Prosody listens for components is GLOBAL configuration: it belongs near the top of prosody.cfg.lua,
+-- before the first VirtualHost or Component line, never in this file (options written after a Component
+-- line belong to that component and Prosody ignores them there). The defaults fit a bridge on the same
+-- machine, so most setups add nothing:
+--
+--   component_ports = { 5347 }          -- the default
+--   component_interface = "127.0.0.1"   -- the default (loopback only). If intrablog runs on another host,
+--                                       -- set this machine's internal address and let only intrablog's
+--                                       -- host reach the port (firewall): a component connection has
+--                                       -- no TLS, every message on it travels in clear.
+--
+-- One bridge connection at a time: Prosody refuses a second connection for the same component domain
+-- ("conflict: Component already connected") while the first one lasts. Run one intrablog bridge per domain.
+--
+-- Throughput: mod_limits (enabled by Debian's packaged config, c2s rate "10kb/s") throttles client and
+-- server-to-server connections only; component connections are not limited, so the bridge needs no
+-- exemption. mod_offline stores the messages of people who are offline and delivers them at their next
+-- login; Prosody's internal storage keeps up to 10,000 per person (global option storage_archive_item_limit).
+
+Component "blog.example.com"
+    component_secret = "CHANGE-ME-component-secret"
