@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 import slixmpp
-import yaml  # type: ignore[import-untyped]  # PyYAML ships no type information
+import yaml
 from pydantic import SecretStr
 
 from intrablog.config import XmppConfig, load_settings
