@@ -50,6 +50,7 @@ def policy_from(settings: Settings) -> Policy:
         token_ttl_hours=settings.sessions.token_ttl_hours,
         site_admins=frozenset(name.lower() for name in settings.admins),
         seeded_channels=tuple(settings.channels),
+        public_url=settings.server.public_url,
     )
 
 

@@ -11,7 +11,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Column, Connection, Integer, MetaData, inspect
+from sqlalchemy import Column, Connection, Integer, MetaData, inspect, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from intrablog.storage.migrate import ALEMBIC_DIR, alembic_config, downgrade, migrate
@@ -112,3 +112,35 @@ def test_offline_mode_writes_the_sql() -> None:
     assert done.returncode == 0, done.stderr
     assert "CREATE TABLE posts" in done.stdout
     assert "CREATE INDEX ix_posts_channel_id_id ON posts (channel_id, id)" in done.stdout
+
+
+@pytest.mark.parametrize("kind", BACKENDS)
+async def test_0002_keeps_existing_people_both_ways(kind: DatabaseKind, fresh_database_url: FreshDatabaseUrl) -> None:
+    url = fresh_database_url(kind, migrated=False)
+    await migrate(url, "0001")
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(
+                text(
+                    "INSERT INTO users (username, display_name, xmpp_address, active, is_site_admin, created_at)"
+                    " VALUES ('erin', 'Erin', 'Erin@Chat.Example.com', true, false, CURRENT_TIMESTAMP)"
+                )
+            )
+        await migrate(url)
+        async with engine.connect() as connection:
+            row = (await connection.execute(text("SELECT xmpp_address, im_enabled FROM users"))).one()
+        # Existing people get IM on and their address in the form JIDs are looked up by.
+        assert (row.xmpp_address, bool(row.im_enabled)) == ("erin@chat.example.com", True)
+
+        # SQLite rebuilds the users table to drop the column: its rows (and the tables pointing at it) survive.
+        await downgrade(url, "0001")
+        async with engine.connect() as connection:
+            columns = {
+                column["name"] for column in await connection.run_sync(lambda c: inspect(c).get_columns("users"))
+            }
+            usernames = (await connection.execute(text("SELECT username FROM users"))).scalars().all()
+        assert "im_enabled" not in columns
+        assert usernames == ["erin"]
+    finally:
+        await engine.dispose()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from intrablog.domain.im import DirectMessage
 from intrablog.domain.model import Channel, Post, Role
 
 
@@ -52,4 +53,19 @@ class SignedIn:
     user_id: int
 
 
-DomainEvent = PostCreated | PostDeleted | ChannelCreated | Followed | Unfollowed | MembershipChanged | SignedIn
+@dataclass(frozen=True)
+class DirectMessageSent:
+    # Live views may show it to its two people only; it never enters a timeline, feed or search.
+    message: DirectMessage
+
+
+DomainEvent = (
+    PostCreated
+    | PostDeleted
+    | ChannelCreated
+    | Followed
+    | Unfollowed
+    | MembershipChanged
+    | SignedIn
+    | DirectMessageSent
+)

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
 
 from intrablog.domain.events import DomainEvent
+from intrablog.domain.im import (
+    Delivery,
+    DirectMessage,
+    ImStats,
+    ImSubscription,
+    NewDirectMessage,
+    OutboxItem,
+    PostAudience,
+    TrackedWord,
+)
 from intrablog.domain.model import (
+    AuthorView,
     Channel,
     ChannelKind,
     DirectoryPerson,
@@ -47,6 +58,13 @@ class UserRepository(Protocol):
     async def by_username(self, username: str) -> User | None: ...
 
     async def by_usernames(self, usernames: Iterable[str]) -> list[User]: ...
+
+    async def by_xmpp_address(self, address: str) -> User | None:
+        """The user with this bare JID (compared case-insensitively); an active one before an inactive one.
+
+        Addresses are not unique (the directory may hand one on before the old holder is refreshed).
+        """
+        ...
 
     async def upsert_from_directory(self, person: DirectoryPerson, is_site_admin: bool, now: datetime) -> User:
         """Create or refresh the mirror of a directory entry; marks it active and seen now."""
@@ -115,6 +133,10 @@ class PostRepository(Protocol):
         """The post, deleted or not."""
         ...
 
+    async def get_many(self, post_ids: Sequence[int]) -> list[Post]:
+        """The posts that exist among ``post_ids``, deleted or not, in id order; a fixed number of queries."""
+        ...
+
     async def mark_deleted(self, post_id: int, now: datetime) -> None: ...
 
     async def home(self, viewer: User, page: PageRequest) -> list[Post]: ...
@@ -140,6 +162,102 @@ class SessionRepository(Protocol):
     async def revoke(self, token_hash: str, now: datetime) -> bool: ...
 
 
+class OutboxRepository(Protocol):
+    """What the bridge must deliver: one row per post or direct message, never one per recipient."""
+
+    async def add_post(self, post_id: int, now: datetime) -> None: ...
+
+    async def add_direct_message(self, message_id: int, now: datetime) -> None: ...
+
+    async def claim(self, limit: int) -> list[OutboxItem]:
+        """Unprocessed rows in id order; on PostgreSQL locked for this transaction, skipping rows another
+        expander holds."""
+        ...
+
+    async def mark_processed(self, ids: Sequence[int], now: datetime) -> None: ...
+
+    async def unprocessed_count(self) -> int: ...
+
+
+class DeliveryRepository(Protocol):
+    """One row per (recipient, item) on IM; the unique (recipient, origin-id) key makes every add idempotent."""
+
+    async def add_for_post(self, audience: PostAudience, now: datetime) -> int:
+        """Queue the post for its audience (set-based); returns the number of new deliveries."""
+        ...
+
+    async def add_for_message(self, message: DirectMessage, origin_id: str, now: datetime) -> int:
+        """Queue a direct message for its recipient if they can receive IM (active, address, IM on)."""
+        ...
+
+    async def pending(self, limit: int) -> list[Delivery]:
+        """PENDING deliveries in id order, with their post or direct message and the recipient's address.
+
+        Those that can no longer be delivered (see DeliveryState.DROPPED) are marked DROPPED and left out.
+        """
+        ...
+
+    async def mark_sent(self, ids: Sequence[int], now: datetime) -> None: ...
+
+    async def mark_held(self, ids: Sequence[int]) -> None: ...
+
+    async def requeue(self, ids: Sequence[int]) -> None: ...
+
+    async def summarise_held(self, recipient_id: int) -> int:
+        """Every HELD delivery of this person becomes SUMMARISED; returns how many."""
+        ...
+
+    async def record_receipt(self, recipient_id: int, origin_id: str, now: datetime) -> bool: ...
+
+    async def unreceipted(self, recipient_id: int, sent_before: datetime) -> list[Delivery]: ...
+
+    async def pending_count(self) -> int: ...
+
+
+class DirectMessageRepository(Protocol):
+    async def add(self, message: NewDirectMessage) -> DirectMessage: ...
+
+    async def get_many(self, message_ids: Sequence[int]) -> list[DirectMessage]: ...
+
+    async def conversation(self, user_id: int, other_id: int, page: PageRequest) -> list[DirectMessage]:
+        """Messages between the two, either way, newest first."""
+        ...
+
+    async def latest_per_counterpart(self, user_id: int) -> list[tuple[AuthorView, DirectMessage]]:
+        """Each person ``user_id`` exchanged messages with, with the latest message; newest first."""
+        ...
+
+
+class ImRepository(Protocol):
+    """A person's IM settings and their IM-only lists: favourites and tracked words."""
+
+    async def im_enabled(self, user_id: int) -> bool: ...
+
+    async def set_im_enabled(self, user_id: int, on: bool) -> None: ...
+
+    async def set_channel_delivery(self, follower_id: int, channel_id: int, on: bool) -> bool:
+        """False when the person does not follow the channel (nothing changed)."""
+        ...
+
+    async def set_person_delivery(self, follower_id: int, user_id: int, on: bool) -> bool: ...
+
+    async def subscriptions(self, user_id: int) -> list[ImSubscription]:
+        """Followed channels by name, then followed people by username."""
+        ...
+
+    async def add_favourite(self, user_id: int, post_id: int, now: datetime) -> bool: ...
+
+    async def add_track(self, user_id: int, word: str, now: datetime) -> bool: ...
+
+    async def remove_track(self, user_id: int, word: str) -> bool: ...
+
+    async def tracks(self, user_id: int) -> list[TrackedWord]:
+        """By word."""
+        ...
+
+    async def stats(self, user_id: int) -> ImStats: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction. Leaving the block without commit() rolls back."""
 
@@ -148,6 +266,10 @@ class UnitOfWork(Protocol):
     follows: FollowRepository
     posts: PostRepository
     sessions: SessionRepository
+    outbox: OutboxRepository
+    deliveries: DeliveryRepository
+    messages: DirectMessageRepository
+    im: ImRepository
 
     async def commit(self) -> None: ...
 

@@ -24,6 +24,8 @@ class Policy:
     site_admins: frozenset[str] = frozenset()
     seeded_channels: tuple[ChannelSeed, ...] = ()
     max_page_size: int = 100
+    # Where people open intrablog; IM messages and summaries link there (config: server.public_url).
+    public_url: str = "http://127.0.0.1:8080"
 
 
 @dataclass(frozen=True)

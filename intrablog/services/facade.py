@@ -10,6 +10,9 @@ from intrablog.errors import Unavailable
 from intrablog.services.accounts import AccountService
 from intrablog.services.channels import ChannelService
 from intrablog.services.context import ServiceContext
+from intrablog.services.delivery import DeliveryService
+from intrablog.services.im import ImService
+from intrablog.services.messages import MessageService
 from intrablog.services.people import PeopleService
 from intrablog.services.posts import PostService
 from intrablog.services.timelines import TimelineService
@@ -35,6 +38,9 @@ class Services:
         self.people = PeopleService(ctx)
         self.posts = PostService(ctx)
         self.timelines = TimelineService(ctx)
+        self.im = ImService(ctx)
+        self.messages = MessageService(ctx)
+        self.delivery = DeliveryService(ctx)
 
     async def health(self) -> Health:
         database, directory = await asyncio.gather(

@@ -59,6 +59,8 @@ class PostService:
                     links=parsed.links,
                 )
             )
+            # In the post's own transaction: a post is never stored without its IM delivery, nor the reverse.
+            await uow.outbox.add_post(post.id, now)
             await uow.commit()
         await self._ctx.events.publish(PostCreated(post))
         return post

@@ -20,6 +20,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    UniqueConstraint,
     true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -38,6 +39,11 @@ NAMING_CONVENTION = {
 CHANNEL_KINDS = ("team", "project", "announcement")
 VISIBILITIES = ("public", "private")
 ROLES = ("member", "poster", "admin")
+OUTBOX_KINDS = ("post", "direct_message")
+DELIVERY_REASONS = ("channel", "person", "mention", "track", "direct", "announcement", "urgent")
+DELIVERY_STATES = ("pending", "held", "sent", "summarised", "dropped")
+# An outbox row or a delivery is about exactly one post or one direct message.
+ONE_ITEM = "(post_id IS NULL) <> (message_id IS NULL)"
 
 
 def _one_of(column: str, values: tuple[str, ...]) -> CheckConstraint:
@@ -64,6 +70,8 @@ class UserRow(Base):
     is_site_admin: Mapped[bool] = mapped_column(Boolean)
     created_at: Mapped[datetime]
     last_seen_in_directory: Mapped[datetime | None]
+    # The global IM switch (``on`` / ``off``); per-follow switches are the follows' ``im_delivery``.
+    im_enabled: Mapped[bool] = mapped_column(Boolean, server_default=true())
 
 
 class ChannelRow(Base):
@@ -173,3 +181,84 @@ class SessionRow(Base):
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+
+
+class DirectMessageRow(Base):
+    __tablename__ = "direct_messages"
+    # A conversation is two index range walks, one per direction; each also serves "my conversations".
+    __table_args__ = (
+        Index(None, "sender_id", "recipient_id", "id"),
+        Index(None, "recipient_id", "sender_id", "id"),
+    )
+
+    # From intrablog.domain.ids like posts: time-sortable, so id order is time order.
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    sender_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    recipient_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
+class OutboxRow(Base):
+    """One row per post or direct message to deliver, written in the transaction that created it."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        _one_of("kind", OUTBOX_KINDS),
+        CheckConstraint(ONE_ITEM, name="one_item"),
+        # "Unprocessed, oldest first" is a range walk of the NULL prefix, however many rows were processed.
+        Index(None, "processed_at", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    post_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("posts.id", ondelete="CASCADE"))
+    message_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("direct_messages.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime]
+    processed_at: Mapped[datetime | None]
+
+
+class DeliveryRow(Base):
+    """One item for one person on IM, and how far its delivery got."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        _one_of("reason", DELIVERY_REASONS),
+        _one_of("state", DELIVERY_STATES),
+        CheckConstraint(ONE_ITEM, name="one_item"),
+        # Expansion and retries insert with ON CONFLICT DO NOTHING on this key: each item reaches a person once.
+        UniqueConstraint("recipient_id", "origin_id"),
+        # The worker's queue: PENDING in id order.
+        Index(None, "state", "id"),
+        # One person's HELD (summary) and SENT-without-receipt (resend) rows.
+        Index(None, "recipient_id", "state", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    recipient_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    post_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("posts.id", ondelete="CASCADE"))
+    message_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("direct_messages.id", ondelete="CASCADE"))
+    reason: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16))
+    origin_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    receipt_at: Mapped[datetime | None]
+
+
+class FavouriteRow(Base):
+    __tablename__ = "favourites"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    post_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True)
+    created_at: Mapped[datetime]
+
+
+class TrackedWordRow(Base):
+    __tablename__ = "tracked_words"
+    # Expansion asks "who tracks any of these words": an index range per word, user ids read from the index.
+    __table_args__ = (Index(None, "word", "user_id"),)
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    word: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[datetime]

@@ -11,14 +11,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from intrablog.domain.ports import (
     ChannelRepository,
+    DeliveryRepository,
+    DirectMessageRepository,
     FollowRepository,
+    ImRepository,
+    OutboxRepository,
     PostRepository,
     SessionRepository,
     UserRepository,
 )
 from intrablog.storage.errors import domain_error
 from intrablog.storage.repositories.channels import SqlChannelRepository
+from intrablog.storage.repositories.deliveries import SqlDeliveryRepository
 from intrablog.storage.repositories.follows import SqlFollowRepository
+from intrablog.storage.repositories.im_settings import SqlImRepository
+from intrablog.storage.repositories.messages import SqlDirectMessageRepository
+from intrablog.storage.repositories.outbox import SqlOutboxRepository
 from intrablog.storage.repositories.posts import SqlPostRepository
 from intrablog.storage.repositories.sessions import SqlSessionRepository
 from intrablog.storage.repositories.users import SqlUserRepository
@@ -40,6 +48,10 @@ class SqlUnitOfWork:
         self.follows: FollowRepository = SqlFollowRepository(session, dialect_name)
         self.posts: PostRepository = SqlPostRepository(session)
         self.sessions: SessionRepository = SqlSessionRepository(session)
+        self.outbox: OutboxRepository = SqlOutboxRepository(session, dialect_name)
+        self.deliveries: DeliveryRepository = SqlDeliveryRepository(session, dialect_name)
+        self.messages: DirectMessageRepository = SqlDirectMessageRepository(session)
+        self.im: ImRepository = SqlImRepository(session, dialect_name)
 
     @property
     def session(self) -> AsyncSession:

@@ -15,7 +15,7 @@ from intrablog.storage.models import ChannelRow, PostLinkRow, PostMentionRow, Po
 from intrablog.storage.sql import AnyRow, AnySelect
 
 # Bound parameters per statement stay far below SQLite's (32,766) and asyncpg's (32,767) limits.
-_IDS_PER_QUERY = 5_000
+IDS_PER_QUERY = 5_000
 _MENTION, _TAG, _LINK = 0, 1, 2
 
 
@@ -89,8 +89,8 @@ def _in_order(items: list[tuple[int, str]]) -> tuple[str, ...]:
 async def _load_extras(session: AsyncSession, post_ids: Sequence[int]) -> dict[int, _Extras]:
     """Mentions, tags and links of many posts in one round trip (per 5,000 posts): no query per post."""
     extras: dict[int, _Extras] = defaultdict(_Extras)
-    for start in range(0, len(post_ids), _IDS_PER_QUERY):
-        chunk = post_ids[start : start + _IDS_PER_QUERY]
+    for start in range(0, len(post_ids), IDS_PER_QUERY):
+        chunk = post_ids[start : start + IDS_PER_QUERY]
         for row in await session.execute(_extras_query(chunk)):
             bucket = extras[row.post_id]
             target = bucket.mentions if row.kind == _MENTION else bucket.tags if row.kind == _TAG else bucket.links

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import insert, or_, select, update
@@ -20,7 +21,7 @@ from intrablog.storage.models import (
     UserFollowRow,
     UserRow,
 )
-from intrablog.storage.repositories.post_loading import load_posts, newest_first, select_posts
+from intrablog.storage.repositories.post_loading import IDS_PER_QUERY, load_posts, newest_first, select_posts
 from intrablog.storage.sql import without_index
 from intrablog.storage.visibility import readable_by
 
@@ -109,6 +110,15 @@ class SqlPostRepository:
         """The post, deleted or not."""
         posts = await load_posts(self._session, select_posts().where(PostRow.id == post_id))
         return posts[0] if posts else None
+
+    async def get_many(self, post_ids: Sequence[int]) -> list[Post]:
+        """The posts that exist among ``post_ids``, deleted or not, in id order."""
+        posts: list[Post] = []
+        wanted = sorted(set(post_ids))
+        for start in range(0, len(wanted), IDS_PER_QUERY):
+            chunk = wanted[start : start + IDS_PER_QUERY]
+            posts += await load_posts(self._session, select_posts().where(PostRow.id.in_(chunk)).order_by(PostRow.id))
+        return posts
 
     async def mark_deleted(self, post_id: int, now: datetime) -> None:
         # The first deletion time stands; deleting again changes nothing.

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from intrablog.domain.im import bare_jid
 from intrablog.domain.model import DirectoryPerson, User
 from intrablog.storage.models import UserFollowRow, UserRow
 from intrablog.storage.sql import AnyRow, conflict_insert
@@ -61,13 +62,25 @@ class SqlUserRepository:
         )
         return [user_from_row(row) for row in rows]
 
+    async def by_xmpp_address(self, address: str) -> User | None:
+        """Addresses are stored as lower-cased bare JIDs, so this is an exact, indexed match."""
+        statement = (
+            select(*USER_COLUMNS)
+            .where(UserRow.xmpp_address == bare_jid(address))
+            # Shared addresses: the active holder, then the one the directory confirmed last.
+            .order_by(UserRow.active.desc(), UserRow.last_seen_in_directory.desc().nulls_last(), UserRow.id.desc())
+            .limit(1)
+        )
+        row = (await self._session.execute(statement)).first()
+        return user_from_row(row) if row is not None else None
+
     async def upsert_from_directory(self, person: DirectoryPerson, is_site_admin: bool, now: datetime) -> User:
         # One statement: two concurrent first sign-ins of the same person cannot both insert.
         insert = conflict_insert(self._dialect_name, UserRow)
         refreshed = {
             "display_name": person.display_name,
             "email": person.email,
-            "xmpp_address": person.xmpp_address,
+            "xmpp_address": _stored_address(person.xmpp_address),
             "active": True,
             "is_site_admin": is_site_admin,
             "last_seen_in_directory": now,
@@ -88,3 +101,8 @@ class SqlUserRepository:
         """People this person follows (channels are counted by the channel pages, not here)."""
         statement = select(func.count()).select_from(UserFollowRow).where(UserFollowRow.follower_id == user_id)
         return int((await self._session.execute(statement)).scalar_one())
+
+
+def _stored_address(address: str | None) -> str | None:
+    """Stored as the lower-cased bare JID: the form inbound stanzas are looked up by."""
+    return (bare_jid(address) or None) if address is not None else None
