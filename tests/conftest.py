@@ -7,4 +7,5 @@ pytest_plugins = [
     "tests.support.xmpp_fixtures",
     "tests.support.database_fixtures",
     "tests.support.app_fixtures",
+    "tests.support.bridge_fixtures",
 ]
