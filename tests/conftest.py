@@ -7,5 +7,6 @@ pytest_plugins = [
     "tests.support.xmpp_fixtures",
     "tests.support.database_fixtures",
     "tests.support.app_fixtures",
+    "tests.support.browser_fixtures",
     "tests.support.bridge_fixtures",
 ]

@@ -56,6 +56,8 @@ def _router_routes(app: web.Application) -> set[tuple[str, str]]:
             continue
         resource = route.resource
         assert resource is not None, f"{route!r} has no resource"
+        if not (resource.canonical.startswith("/api/") or resource.canonical == "/healthz"):
+            continue  # pages (HTML) and the live stream (SSE) are not part of the JSON API
         routes.add((route.method, resource.canonical))
     return routes
 

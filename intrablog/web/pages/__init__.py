@@ -1,0 +1,1 @@
+"""The server-rendered pages. Routes are installed by ``intrablog.web.pages.routes.install``."""

@@ -1,0 +1,75 @@
+"""Home and mentions: the reader's own timelines, each with a compose box for a personal update."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from intrablog.web.inputs import page_request
+from intrablog.web.keys import SERVICES
+from intrablog.web.pages.base import ComposeState, Reader, cards, live_url, next_page_url, reader, render
+from intrablog.web.pages.compose import submit_post
+
+
+def _paged(request: web.Request) -> bool:
+    # An older page is a look back: new posts would not belong at its top, so it has no live stream.
+    return "before" in request.query
+
+
+async def _home(request: web.Request, who: Reader, compose: ComposeState, status: int = 200) -> web.StreamResponse:
+    page = await request.app[SERVICES].timelines.home(who.user, page_request(request))
+    context = {
+        "nav": "home",
+        "heading": "Home",
+        "intro": "",
+        "compose": compose,
+        "compose_action": "/",
+        "compose_label": "Share an update with the people who follow you",
+        "cards": await cards(request, who, page.items),
+        "live_url": None if _paged(request) else live_url("/live/home", (post.id for post in page.items)),
+        "next_url": next_page_url(request, page.next_before),
+        "empty": "Your timeline is empty. Follow channels and colleagues to see their posts here.",
+    }
+    return render(request, "timeline.html", context, status, who)
+
+
+async def home(request: web.Request) -> web.StreamResponse:
+    return await _home(request, reader(request), ComposeState())
+
+
+async def home_post(request: web.Request) -> web.StreamResponse:
+    who = reader(request)
+
+    async def again(state: ComposeState, status: int) -> web.StreamResponse:
+        return await _home(request, who, state, status)
+
+    return await submit_post(request, who, None, again, lambda _: "/")
+
+
+async def _mentions(request: web.Request, who: Reader, compose: ComposeState, status: int = 200) -> web.StreamResponse:
+    page = await request.app[SERVICES].timelines.mentions(who.user, page_request(request))
+    context = {
+        "nav": "mentions",
+        "heading": "Mentions",
+        "intro": f"Posts that mention @{who.user.username}.",
+        "compose": compose,
+        "compose_action": "/mentions",
+        "compose_label": "Share an update",
+        "cards": await cards(request, who, page.items),
+        "live_url": None if _paged(request) else live_url("/live/mentions", (post.id for post in page.items)),
+        "next_url": next_page_url(request, page.next_before),
+        "empty": "Nobody has mentioned you yet.",
+    }
+    return render(request, "timeline.html", context, status, who)
+
+
+async def mentions(request: web.Request) -> web.StreamResponse:
+    return await _mentions(request, reader(request), ComposeState())
+
+
+async def mentions_post(request: web.Request) -> web.StreamResponse:
+    who = reader(request)
+
+    async def again(state: ComposeState, status: int) -> web.StreamResponse:
+        return await _mentions(request, who, state, status)
+
+    return await submit_post(request, who, None, again, lambda _: "/mentions")
