@@ -15,6 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bridges.xmpp.lifecycle import run_bridge
 from intrablog.config import Settings
 from intrablog.directory.ldap import LdapDirectory
 from intrablog.services.context import Policy, ServiceContext
@@ -102,6 +103,12 @@ def build_app(settings: Settings) -> web.Application:
         await runtime.database.dispose()
 
     app.cleanup_ctx.append(database_lifecycle)
+    if settings.xmpp.enabled:
+        # After the database (the bridge drains the outbox), before the web's own start-up; stopped first.
+        def bridge_lifecycle(_: web.Application) -> AsyncIterator[None]:
+            return run_bridge(runtime.services, runtime.events, settings.xmpp, settings.server.public_url)
+
+        app.cleanup_ctx.append(bridge_lifecycle)
     return app
 
 

@@ -16,7 +16,7 @@ async def test_a_bridged_message_carries_its_stable_id_and_asks_for_a_receipt(im
     receipts: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
     im.bridge.add_receipt_listener(lambda jid, origin_id: receipts.put_nowait((jid, origin_id)))
     bob = await im.client("bob")
-    await im.bridge.send_message(
+    im.bridge.send_message(
         "Bob@Example.com", im.channel_jid("engineering"), "alice: hello\nhttp://x/posts/7", "post-7"
     )
     await im.bridge.confirm()

@@ -190,8 +190,9 @@ class DeliveryRepository(Protocol):
         """Queue a direct message for its recipient if they can receive IM (active, address, IM on)."""
         ...
 
-    async def pending(self, limit: int) -> list[Delivery]:
-        """PENDING deliveries in id order, with their post or direct message and the recipient's address.
+    async def pending(self, limit: int, after: int = 0) -> list[Delivery]:
+        """PENDING deliveries in id order (ids above ``after``), with their post or direct message and the
+        recipient's address.
 
         Those that can no longer be delivered (see DeliveryState.DROPPED) are marked DROPPED and left out.
         """
@@ -208,6 +209,10 @@ class DeliveryRepository(Protocol):
         ...
 
     async def record_receipt(self, recipient_id: int, origin_id: str, now: datetime) -> bool: ...
+
+    async def record_receipts(self, recipient_id: int, origin_ids: Sequence[str], now: datetime) -> int:
+        """One person's receipts for many messages at once; returns how many matched a delivery."""
+        ...
 
     async def unreceipted(self, recipient_id: int, sent_before: datetime) -> list[Delivery]: ...
 

@@ -61,15 +61,16 @@ class DeliveryService:
         log.debug("outbox expanded", extra={"outbox_rows": len(items), "deliveries": queued})
         return len(items)
 
-    async def pending(self, limit: int) -> list[Delivery]:
+    async def pending(self, limit: int, after: int = 0) -> list[Delivery]:
         """PENDING deliveries in id order, each with its post (author, channel name) or direct message.
+        ``after``: only ids above it (the worker reads the next batch while the last is still PENDING).
 
         Deliveries that can no longer go out are marked DROPPED here and left out: the recipient became
         inactive, lost their IM address or switched IM off (announcements excepted), or the post was deleted
         or its private channel left.
         """
         async with self._ctx.database.unit_of_work() as uow:
-            deliveries = await uow.deliveries.pending(limit)
+            deliveries = await uow.deliveries.pending(limit, after)
             await uow.commit()
         return deliveries
 
@@ -106,20 +107,17 @@ class DeliveryService:
         """Many receipts, (recipient JID, origin-id) each, in one transaction; returns how many matched.
 
         Every message the bridge sends asks for a receipt, so they arrive as fast as messages go out: one
-        transaction each would cost the worker more than the sending itself.
+        transaction (or statement) each would cost the bridge more than the sending itself.
         """
-        now = self._ctx.clock.now()
+        by_address: dict[str, list[str]] = {}
+        for jid, origin_id in receipts:
+            by_address.setdefault(bare_jid(jid), []).append(origin_id)
         matched = 0
         async with self._ctx.database.unit_of_work() as uow:
-            recipients: dict[str, int | None] = {}
-            for jid, origin_id in receipts:
-                address = bare_jid(jid)
-                if address not in recipients:
-                    recipient = await uow.users.by_xmpp_address(address)
-                    recipients[address] = recipient.id if recipient is not None else None
-                recipient_id = recipients[address]
-                if recipient_id is not None and await uow.deliveries.record_receipt(recipient_id, origin_id, now):
-                    matched += 1
+            for address, origin_ids in by_address.items():
+                recipient = await uow.users.by_xmpp_address(address)
+                if recipient is not None:
+                    matched += await uow.deliveries.record_receipts(recipient.id, origin_ids, self._ctx.clock.now())
             await uow.commit()
         return matched
 

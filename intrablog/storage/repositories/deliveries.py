@@ -101,14 +101,13 @@ class SqlDeliveryRepository:
         result: Any = await self._session.execute(message_delivery(self._dialect_name, message, origin_id, now))
         return max(int(result.rowcount), 0)
 
-    async def pending(self, limit: int) -> list[Delivery]:
+    async def pending(self, limit: int, after: int = 0) -> list[Delivery]:
         """PENDING in id order, loaded; undeliverable ones are marked DROPPED on the way and left out.
 
         Reads windows of the (state, id) index after the last row seen, so rows dropped in one window are
         replaced by the next ones and the answer is full whenever enough deliverable rows wait.
         """
         kept: list[AnyRow] = []
-        after = 0
         while len(kept) < limit:
             statement = (
                 _select_deliveries(_undeliverable().label("undeliverable"))
@@ -160,6 +159,20 @@ class SqlDeliveryRepository:
             .returning(DeliveryRow.id)
         )
         return (await self._session.execute(statement)).first() is not None
+
+    async def record_receipts(self, recipient_id: int, origin_ids: Sequence[str], now: datetime) -> int:
+        # One statement per chunk, not one per receipt: receipts arrive as fast as the bridge sends.
+        matched = 0
+        for start in range(0, len(origin_ids), IDS_PER_QUERY):
+            chunk = list(origin_ids[start : start + IDS_PER_QUERY])
+            statement = (
+                update(DeliveryRow)
+                .where(DeliveryRow.recipient_id == recipient_id, DeliveryRow.origin_id.in_(chunk))
+                .values(receipt_at=func.coalesce(DeliveryRow.receipt_at, now))
+                .returning(DeliveryRow.id)
+            )
+            matched += len((await self._session.execute(statement)).all())
+        return matched
 
     async def unreceipted(self, recipient_id: int, sent_before: datetime) -> list[Delivery]:
         statement = (
