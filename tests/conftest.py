@@ -9,4 +9,5 @@ pytest_plugins = [
     "tests.support.app_fixtures",
     "tests.support.browser_fixtures",
     "tests.support.bridge_fixtures",
+    "tests.support.launcher",
 ]
