@@ -10,6 +10,7 @@ from intrablog.web.middlewares import csrf_token_for, identity
 from intrablog.web.render import json_response, user_out
 from intrablog.web.routing import api
 from intrablog.web.schemas import LoginRequest, LoginResponse, UserOut
+from intrablog.web.sessions import end_session, set_session_cookies
 
 
 @api.route(
@@ -28,41 +29,21 @@ async def login(request: web.Request) -> web.StreamResponse:
     data = await read_json(request, LoginRequest)
     settings = request.app[WEB_SETTINGS]
     session = await request.app[SERVICES].accounts.sign_in(data.username, data.password)
-    csrf = csrf_token_for(settings.secret_key, session.token)
     response = json_response(
         LoginResponse(
             token=session.token,
             expires_at=session.expires_at,
-            csrf_token=csrf,
+            csrf_token=csrf_token_for(settings.secret_key, session.token),
             user=user_out(session.user, settings.public_url),
         )
     )
-    for name, value, httponly in (
-        (settings.cookie_name, session.token, True),
-        # Readable by the page's own script, which echoes it in the X-CSRF-Token header.
-        (settings.csrf_cookie_name, csrf, False),
-    ):
-        response.set_cookie(
-            name,
-            value,
-            path="/",
-            httponly=httponly,
-            samesite="Lax",
-            secure=settings.secure_cookies,
-            max_age=settings.token_ttl_seconds,
-        )
+    set_session_cookies(response, settings, session)
     return response
 
 
 @api.route("POST", "/api/v1/logout", summary="Revoke the current token or session", tag="session", status=204)
 async def logout(request: web.Request) -> web.StreamResponse:
-    who = identity(request)
-    await request.app[SERVICES].accounts.sign_out(who.token)
-    settings = request.app[WEB_SETTINGS]
-    response = web.Response(status=204)
-    response.del_cookie(settings.cookie_name, path="/")
-    response.del_cookie(settings.csrf_cookie_name, path="/")
-    return response
+    return await end_session(request, web.Response(status=204))
 
 
 @api.route("GET", "/api/v1/me", summary="The signed-in user", tag="session", response=UserOut)

@@ -15,11 +15,10 @@ import secrets
 from aiohttp import web
 
 from intrablog.errors import Unauthenticated, Unavailable
-from intrablog.services.accounts import SignedInSession
 from intrablog.web.keys import SERVICES, WEB_SETTINGS, WebSettings
-from intrablog.web.live import LIVE_HUB
-from intrablog.web.middlewares import CSRF_FIELD, csrf_token_for, identity
+from intrablog.web.middlewares import CSRF_FIELD
 from intrablog.web.pages.base import form_fields, local_path, render, see_other
+from intrablog.web.sessions import end_session, set_session_cookies
 
 LOGIN_NONCE_COOKIE = "intrablog_login"
 _LOGIN_NONCE_SECONDS = 3600
@@ -27,24 +26,6 @@ _LOGIN_NONCE_SECONDS = 3600
 
 def _login_token(settings: WebSettings, nonce: str) -> str:
     return hmac.new(settings.secret_key, f"login:{nonce}".encode(), hashlib.sha256).hexdigest()
-
-
-def set_session_cookies(response: web.StreamResponse, settings: WebSettings, session: SignedInSession) -> None:
-    """The session cookie (HttpOnly: script never sees it) and the CSRF cookie the pages' script may read."""
-    csrf = csrf_token_for(settings.secret_key, session.token)
-    for name, value, httponly in (
-        (settings.cookie_name, session.token, True),
-        (settings.csrf_cookie_name, csrf, False),
-    ):
-        response.set_cookie(
-            name,
-            value,
-            path="/",
-            httponly=httponly,
-            samesite="Lax",
-            secure=settings.secure_cookies,
-            max_age=settings.token_ttl_seconds,
-        )
 
 
 async def _signed_in(request: web.Request) -> bool:
@@ -107,12 +88,4 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
 
 
 async def logout(request: web.Request) -> web.StreamResponse:
-    who = identity(request)
-    await request.app[SERVICES].accounts.sign_out(who.token)
-    # The revoked session's open streams end now, not at their next reconnect.
-    request.app[LIVE_HUB].close_session(who.token)
-    settings = request.app[WEB_SETTINGS]
-    response = see_other("/login")
-    response.del_cookie(settings.cookie_name, path="/")
-    response.del_cookie(settings.csrf_cookie_name, path="/")
-    return response
+    return await end_session(request, see_other("/login"))
