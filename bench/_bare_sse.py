@@ -12,6 +12,7 @@ from types import TracebackType
 
 from aiohttp import ClientSession, web
 
+from bench._loopback import serve_on_loopback
 from bench._sse_clients import marker
 
 _SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-store"}
@@ -56,11 +57,7 @@ class BareBroadcast:
         app = web.Application()
         app.router.add_get("/sse", self._stream)
         app.router.add_post("/broadcast", self._broadcast)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0, backlog=4096)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
+        self._runner, self.port = await serve_on_loopback(app)
         return self
 
     async def __aexit__(

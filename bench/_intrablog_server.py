@@ -8,6 +8,7 @@ from types import TracebackType
 from aiohttp import ClientSession, web
 from pydantic import SecretStr
 
+from bench._loopback import serve_on_loopback
 from intrablog.config import ChannelSeed, DatabaseConfig, LdapConfig, LoggingConfig, ServerConfig, Settings
 from intrablog.devstack.slapd import Slapd, free_port
 from intrablog.runtime import build_app
@@ -48,11 +49,7 @@ class IntrablogServer:
         self._slapd.load_ldif(DEMO_DIRECTORY)
         app = build_app(self._settings())  # migrates the fresh database and seeds the channel at start
         self._hub = app[LIVE_HUB]
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0, backlog=4096)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
+        self._runner, self.port = await serve_on_loopback(app)
         return self
 
     async def __aexit__(

@@ -8,11 +8,12 @@ failing callback never stops the others, nor the stanza handling that triggered 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import inspect
 import logging
 from collections.abc import Callable
 from typing import Any, Generic, ParamSpec
+
+from bridges.xmpp.outbound_tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +48,4 @@ class Listeners(Generic[P]):
 
     async def close(self) -> None:
         """Cancel the callbacks still running (at the bridge's stop) and wait for them to end."""
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait(self._tasks)

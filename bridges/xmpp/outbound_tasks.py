@@ -2,6 +2,7 @@
 
 The same discipline as ``intrablog.runtime.start_background`` (which a bridge may not import): an
 unreferenced task can be garbage-collected mid-flight, and an exception nobody retrieves is lost.
+:func:`cancel_and_wait` also ends the tasks of the bridge's listeners.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterable
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -37,10 +38,15 @@ class TaskGroup:
         return len(self._tasks)
 
     async def cancel_all(self) -> None:
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            # Each task is awaited so it has finished (and released what it held) before stop() returns.
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait(self._tasks)
+
+
+async def cancel_and_wait(tasks: Iterable[asyncio.Future[Any]]) -> None:
+    """Cancel ``tasks`` and wait for each to end, whatever it ends with."""
+    pending = list(tasks)
+    for task in pending:
+        task.cancel()
+    for task in pending:
+        # Each task is awaited so it has finished (and released what it held) before stop() returns.
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task

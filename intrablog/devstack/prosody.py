@@ -11,18 +11,13 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
 import subprocess
-import time
 from collections.abc import Iterable
 from pathlib import Path
-from types import TracebackType
-from typing import IO, Self
+
+from intrablog.devstack.processes import SERVER_READY_TIMEOUT, SERVER_STOP_TIMEOUT, ServerProcess
 
 _SEARCH_PATH = os.pathsep.join([os.environ.get("PATH", ""), "/usr/bin", "/usr/sbin"])
-_READY_TIMEOUT = 10.0
-_POLL_INTERVAL = 0.02
-_STOP_TIMEOUT = 5.0
 _TOOL_TIMEOUT = 30.0
 # What portmanager logs when a port cannot be bound; Prosody then keeps running without that port.
 _PORT_FAILURE = "Failed to open server port"
@@ -95,7 +90,7 @@ def _owns_listener(pid: int, port: int) -> bool:
     return any(link == f"socket:[{inode}]" for link in links for inode in inodes)
 
 
-class Prosody:
+class Prosody(ServerProcess):
     """One Prosody process: clients on ``127.0.0.1:c2s_port`` for ``domain``, the external component
     ``component_domain`` on ``127.0.0.1:component_port``; config, data and log live in ``workdir``.
 
@@ -114,6 +109,7 @@ class Prosody:
         muc_domain: str | None = "rooms.example.com",
         extra_config: str = "",
     ) -> None:
+        super().__init__()
         self.workdir = workdir
         self.c2s_port = c2s_port
         self.component_port = component_port
@@ -122,8 +118,6 @@ class Prosody:
         self.component_secret = component_secret
         self.muc_domain = muc_domain
         self.extra_config = extra_config
-        self._process: subprocess.Popen[bytes] | None = None
-        self._log: IO[bytes] | None = None
 
     @property
     def config_path(self) -> Path:
@@ -137,10 +131,6 @@ class Prosody:
     def log_path(self) -> Path:
         """Prosody's own log (warnings and errors) and anything it prints."""
         return self.workdir / "prosody.log"
-
-    @property
-    def running(self) -> bool:
-        return self._process is not None and self._process.poll() is None
 
     @property
     def pid(self) -> int | None:
@@ -196,51 +186,30 @@ VirtualHost {lua_string(self.domain)}
         (self.workdir / "certs").mkdir(parents=True, exist_ok=True)
         self.config_path.write_text(self._config_text(), encoding="utf-8")
         log_start = self.log_path.stat().st_size if self.log_path.exists() else 0
-        # A file, not a pipe: nobody drains a pipe while `make run` serves for hours.
-        self._log = self.log_path.open("ab")
-        self._process = subprocess.Popen(
-            [_binary("prosody"), "--config", str(self.config_path), "-F"],
-            stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=self._log,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + _READY_TIMEOUT
         waiting_for = [("client", self.c2s_port), ("component", self.component_port)]
-        while waiting_for:
-            if self._process.poll() is not None:
-                code = self._process.returncode
-                self._forget_process()
-                raise ProsodyError(f"prosody exited with status {code}:\n{self._log_tail(log_start)}")
+
+        def listening(pid: int) -> bool:
             if _PORT_FAILURE in self._log_tail(log_start):
                 self.stop()
                 raise ProsodyError(f"prosody could not listen on its ports:\n{self._log_tail(log_start)}")
             # Our own process must hold the port: another server already listening there does not count.
-            if _owns_listener(self._process.pid, waiting_for[0][1]):
+            while waiting_for and _owns_listener(pid, waiting_for[0][1]):
                 waiting_for.pop(0)
-                continue
-            if time.monotonic() > deadline:
-                purpose, port = waiting_for[0]
-                self.stop()
-                raise ProsodyError(
-                    f"prosody did not listen on 127.0.0.1:{port} ({purpose} port) within {_READY_TIMEOUT} s:\n"
-                    f"{self._log_tail(log_start)}"
-                )
-            time.sleep(_POLL_INTERVAL)
+            return not waiting_for
 
-    def stop(self) -> None:
-        """Graceful: SIGTERM (Prosody closes every stream), SIGKILL only past a few seconds."""
-        process = self._process
-        if process is None:
-            return
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=_STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=_STOP_TIMEOUT)
-        self._forget_process()
+        def timed_out() -> ProsodyError:
+            purpose, port = waiting_for[0]
+            return ProsodyError(
+                f"prosody did not listen on 127.0.0.1:{port} ({purpose} port) within {SERVER_READY_TIMEOUT} s:\n"
+                f"{self._log_tail(log_start)}"
+            )
+
+        self._launch(
+            [_binary("prosody"), "--config", str(self.config_path), "-F"],
+            ready=listening,
+            exited=lambda code: ProsodyError(f"prosody exited with status {code}:\n{self._log_tail(log_start)}"),
+            timed_out=timed_out,
+        )
 
     def kill(self) -> None:
         """A crash: SIGKILL, no stream is closed."""
@@ -249,27 +218,15 @@ VirtualHost {lua_string(self.domain)}
             return
         if process.poll() is None:
             process.kill()
-            process.wait(timeout=_STOP_TIMEOUT)
+            process.wait(timeout=SERVER_STOP_TIMEOUT)
         self._forget_process()
 
     def restart(self) -> None:
         self.stop()
         self.start()
 
-    def _forget_process(self) -> None:
-        self._process = None
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-
     def _log_tail(self, since: int = 0, limit: int = 4000) -> str:
-        try:
-            with self.log_path.open("rb") as log:
-                log.seek(since)
-                text = log.read().decode("utf-8", errors="replace")
-        except OSError:
-            return "(no log)"
-        return text[-limit:] or "(empty log)"
+        return super()._log_tail(since, limit) or "(empty log)"
 
     def register(self, user: str, password: str) -> None:
         """Create (or reset) an account through prosodyctl; the running server accepts it at once."""
@@ -296,15 +253,3 @@ VirtualHost {lua_string(self.domain)}
             partial = path.with_suffix(".dat~")
             partial.write_text(f'return {{\n\t["password"] = {lua_string(password)};\n}};\n', encoding="utf-8")
             partial.replace(path)  # atomic: a sign-in never reads half a file
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -13,15 +13,11 @@ import shutil
 import signal
 import socket
 import subprocess
-import time
 from pathlib import Path
-from types import TracebackType
-from typing import IO, Self
+
+from intrablog.devstack.processes import SERVER_READY_TIMEOUT, ServerProcess
 
 _SLAPD_SEARCH_PATH = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"])
-_READY_TIMEOUT = 10.0
-_POLL_INTERVAL = 0.02
-_STOP_TIMEOUT = 5.0
 _TOOL_TIMEOUT = 30.0
 _MONITOR_BIND_DN = "cn=Bind,cn=Operations,cn=Monitor"
 
@@ -60,7 +56,7 @@ def _port_accepts(port: int) -> bool:
         return False
 
 
-class Slapd:
+class Slapd(ServerProcess):
     """One slapd process serving ``suffix`` on ``ldap://127.0.0.1:port/``; its data lives in ``workdir/db``.
 
     Stopping and starting again keeps the entries. Operation counters start from zero at each start.
@@ -75,6 +71,7 @@ class Slapd:
         extra_config: str = "",
         ldaps_port: int | None = None,
     ) -> None:
+        super().__init__()
         self.workdir = workdir
         self.port = port
         # Also serve ldaps:// here (extra_config must then carry the TLS certificate directives).
@@ -83,8 +80,6 @@ class Slapd:
         self.admin_dn = f"cn=admin,{suffix}"
         self.admin_password = admin_password
         self.extra_config = extra_config
-        self._process: subprocess.Popen[bytes] | None = None
-        self._log: IO[bytes] | None = None
         self._paused = False
         # Binds this helper makes itself (ldapadd, counter reads); bind_count() leaves them out.
         self._own_binds = 0
@@ -112,10 +107,6 @@ class Slapd:
     @property
     def log_path(self) -> Path:
         return self.workdir / "slapd.log"
-
-    @property
-    def running(self) -> bool:
-        return self._process is not None and self._process.poll() is None
 
     def _config_text(self) -> str:
         workdir = self.workdir.resolve()
@@ -153,27 +144,18 @@ access to * by dn.exact="{self.admin_dn}" read by * none
         # slapd writes its pidfile only once it holds the port: a fresh pidfile with our pid tells our slapd
         # from another program that already listens there.
         self.pid_path.unlink(missing_ok=True)
-        # A file, not a pipe: nobody drains a pipe while `make run` serves for hours.
-        self._log = self.log_path.open("ab")
         command = [slapd_binary(), "-f", str(self.config_path), "-h", self._listen_urls, "-d", "none"]
-        self._process = subprocess.Popen(
-            command, stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log, start_new_session=True
-        )
         self._paused = False
         self._own_binds = 0
-        deadline = time.monotonic() + _READY_TIMEOUT
-        while True:
-            if self._process.poll() is not None:
-                code = self._process.returncode
-                self._forget_process()
-                raise SlapdError(f"slapd exited with status {code} on {self.url}:\n{self._log_tail()}")
-            ports = [self.port] if self.ldaps_port is None else [self.port, self.ldaps_port]
-            if self._wrote_pidfile(self._process.pid) and all(_port_accepts(port) for port in ports):
-                return
-            if time.monotonic() > deadline:
-                self.stop()
-                raise SlapdError(f"slapd did not accept connections on {self.url} within {_READY_TIMEOUT} s")
-            time.sleep(_POLL_INTERVAL)
+        ports = [self.port] if self.ldaps_port is None else [self.port, self.ldaps_port]
+        self._launch(
+            command,
+            ready=lambda pid: self._wrote_pidfile(pid) and all(_port_accepts(port) for port in ports),
+            exited=lambda code: SlapdError(f"slapd exited with status {code} on {self.url}:\n{self._log_tail()}"),
+            timed_out=lambda: SlapdError(
+                f"slapd did not accept connections on {self.url} within {SERVER_READY_TIMEOUT} s"
+            ),
+        )
 
     def _wrote_pidfile(self, pid: int) -> bool:
         try:
@@ -181,28 +163,15 @@ access to * by dn.exact="{self.admin_dn}" read by * none
         except OSError:
             return False
 
-    def stop(self) -> None:
-        process = self._process
-        if process is None:
-            return
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            if self._paused:
-                # A stopped process keeps SIGTERM pending until it runs again.
-                process.send_signal(signal.SIGCONT)
-            try:
-                process.wait(timeout=_STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=_STOP_TIMEOUT)
-        self._forget_process()
+    def _terminate(self, process: subprocess.Popen[bytes]) -> None:
+        super()._terminate(process)
+        if self._paused:
+            # A stopped process keeps SIGTERM pending until it runs again.
+            process.send_signal(signal.SIGCONT)
 
     def _forget_process(self) -> None:
-        self._process = None
+        super()._forget_process()
         self._paused = False
-        if self._log is not None:
-            self._log.close()
-            self._log = None
 
     def pause(self) -> None:
         """Freeze slapd (SIGSTOP): the kernel still accepts connections, nothing answers them."""
@@ -217,12 +186,6 @@ access to * by dn.exact="{self.admin_dn}" read by * none
         if self._process is None or self._process.poll() is not None:
             raise SlapdError(f"slapd on {self.url} is not running")
         return self._process
-
-    def _log_tail(self, limit: int = 4000) -> str:
-        try:
-            return self.log_path.read_text(encoding="utf-8", errors="replace")[-limit:]
-        except OSError:
-            return "(no log)"
 
     def _admin_tool(self, tool: str, *args: str, stdin: str | None = None) -> str:
         self._running_process()
@@ -252,15 +215,3 @@ access to * by dn.exact="{self.admin_dn}" read by * none
             raise SlapdError(f"no bind counter in cn=Monitor on {self.url}: {output!r}")
         # The counter includes the bind of this very search, counted in _own_binds already.
         return int(match.group(1)) - self._own_binds
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

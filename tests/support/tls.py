@@ -5,18 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
 import trustme
 
+from intrablog.devstack.processes import StartStop
 from intrablog.devstack.slapd import Slapd, free_port
-
-_READY_TIMEOUT = 10.0
-_POLL_INTERVAL = 0.02
-_STOP_TIMEOUT = 5.0
-_TOOL_TIMEOUT = 30.0
-_MONITOR_BIND_DN = "cn=Bind,cn=Operations,cn=Monitor"
 
 
 @dataclass(frozen=True)
@@ -53,7 +46,7 @@ def slapd_tls_directives(certificate: ServerCertificate) -> str:
     )
 
 
-class TlsSlapd:
+class TlsSlapd(StartStop):
     """The demo directory served with ``certificate`` on ``ldap://`` (StartTLS) and ``ldaps://``."""
 
     def __init__(self, workdir: Path, certificate: ServerCertificate, ldif: Path, admin_password: str) -> None:
@@ -86,15 +79,3 @@ class TlsSlapd:
 
     def stop(self) -> None:
         self.slapd.stop()
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
