@@ -180,9 +180,7 @@ class FileThenEnvironment(BaseSettings):
 
 
 class Settings(FileThenEnvironment):
-    model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", frozen=True
-    )
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", frozen=True)
 
     server: ServerConfig = ServerConfig()
     database: DatabaseConfig = DatabaseConfig()

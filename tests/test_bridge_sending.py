@@ -16,9 +16,7 @@ async def test_a_bridged_message_carries_its_stable_id_and_asks_for_a_receipt(im
     receipts: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
     im.bridge.add_receipt_listener(lambda jid, origin_id: receipts.put_nowait((jid, origin_id)))
     bob = await im.client("bob")
-    im.bridge.send_message(
-        "Bob@Example.com", im.channel_jid("engineering"), "alice: hello\nhttp://x/posts/7", "post-7"
-    )
+    im.bridge.send_message("Bob@Example.com", im.channel_jid("engineering"), "alice: hello\nhttp://x/posts/7", "post-7")
     await im.bridge.confirm()
     received = await bob.next_message()
     assert received.from_ == f"{im.channel_jid('engineering')}/blog"  # a full JID: receipts find their way back

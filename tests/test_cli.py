@@ -20,7 +20,7 @@ url = "{database_url}"
 [ldap]
 url = "{ldap.url}"
 bind_dn = "{ldap.bind_dn}"
-bind_password = "{ldap.bind_password.get_secret_value() if ldap.bind_password else ''}"
+bind_password = "{ldap.bind_password.get_secret_value() if ldap.bind_password else ""}"
 user_base = "{ldap.user_base}"
 connect_timeout = 1.0
 receive_timeout = 1.0
@@ -40,8 +40,9 @@ def _intrablog(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_check_config_reports_what_works(tmp_path: Path, sqlite_url: str, private_ldap_config: LdapConfig,
-                                         private_slapd: Slapd) -> None:
+def test_check_config_reports_what_works(
+    tmp_path: Path, sqlite_url: str, private_ldap_config: LdapConfig, private_slapd: Slapd
+) -> None:
     path = _config(tmp_path, sqlite_url, private_ldap_config)
     result = _intrablog("check-config", str(path))
     assert result.returncode == 0, result.stdout + result.stderr

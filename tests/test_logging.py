@@ -24,9 +24,7 @@ def json_logs() -> Iterator[io.StringIO]:
     root.setLevel(saved[1])
 
 
-async def test_request_lines_are_json_with_request_id_and_no_secrets(
-    api: Api, json_logs: io.StringIO
-) -> None:
+async def test_request_lines_are_json_with_request_id_and_no_secrets(api: Api, json_logs: io.StringIO) -> None:
     login = await api.client.post(
         "/api/v1/login", json={"username": "alice", "password": "alice-pass"}, headers={"X-Request-ID": "req-login-1"}
     )

@@ -25,9 +25,7 @@ OPENAPI_DOC = web.AppKey("openapi_doc", dict[str, Any])
 )
 async def healthz(request: web.Request) -> web.StreamResponse:
     health = await request.app[SERVICES].health()
-    body = HealthOut(
-        status="ok" if health.ok else "degraded", database=health.database, directory=health.directory
-    )
+    body = HealthOut(status="ok" if health.ok else "degraded", database=health.database, directory=health.directory)
     return json_response(body, status=200 if health.ok else 503)
 
 
