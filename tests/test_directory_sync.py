@@ -167,3 +167,22 @@ async def test_five_thousand_people_and_two_hundred_groups_sync_completely_throu
                 assert await uow.directory_sync.group_members("cn=team199,ou=teams,dc=example,dc=com") == []
     finally:
         server.stop()
+
+
+async def test_unique_member_groups_and_groups_inside_groups_are_resolved(world: World, private_slapd: Slapd) -> None:
+    private_slapd.load_ldif(
+        "dn: cn=leads,ou=groups,dc=example,dc=com\nobjectClass: groupOfUniqueNames\ncn: leads\n"
+        "uniqueMember: uid=carol,ou=people,dc=example,dc=com\n\n"
+        "dn: cn=everyone,ou=groups,dc=example,dc=com\nobjectClass: groupOfNames\ncn: everyone\n"
+        f"member: {ENGINEERING}\nmember: cn=leads,ou=groups,dc=example,dc=com\n"
+        # A cycle must not loop forever.
+        "member: cn=everyone,ou=groups,dc=example,dc=com\n"
+    )
+
+    report = await world.services.directory_sync.run()
+
+    assert report.ok, report.error
+    async with world.runtime.database.unit_of_work() as uow:
+        assert await uow.directory_sync.group_members("cn=leads,ou=groups,dc=example,dc=com") == ["carol"]
+        everyone = await uow.directory_sync.group_members("cn=everyone,ou=groups,dc=example,dc=com")
+    assert everyone == ["alice", "bob", "carol"]

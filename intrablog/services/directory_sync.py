@@ -48,10 +48,11 @@ class DirectorySyncService:
             log.info(
                 "directory sync done",
                 extra={
-                    "created": report.created,
-                    "updated": report.updated,
-                    "deactivated": report.deactivated,
-                    "reactivated": report.reactivated,
+                    # "created" is a field of every LogRecord: these names stay clear of them.
+                    "users_created": report.created,
+                    "users_updated": report.updated,
+                    "users_deactivated": report.deactivated,
+                    "users_reactivated": report.reactivated,
                 },
             )
         await self._ctx.events.publish(DirectorySynced(report))
