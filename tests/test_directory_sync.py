@@ -186,3 +186,20 @@ async def test_unique_member_groups_and_groups_inside_groups_are_resolved(world:
         assert await uow.directory_sync.group_members("cn=leads,ou=groups,dc=example,dc=com") == ["carol"]
         everyone = await uow.directory_sync.group_members("cn=everyone,ou=groups,dc=example,dc=com")
     assert everyone == ["alice", "bob", "carol"]
+
+
+async def test_a_referral_in_the_listing_fails_the_sync_and_changes_nothing(world: World, private_slapd: Slapd) -> None:
+    assert (await world.services.directory_sync.run()).ok
+    delete_person(private_slapd, "dave")
+    # Part of the tree lives on another server: what it holds is unknown, so nobody may be deactivated.
+    private_slapd.load_ldif(
+        "dn: ou=elsewhere,dc=example,dc=com\nobjectClass: referral\nobjectClass: extensibleObject\n"
+        "ou: elsewhere\nref: ldap://ldap.elsewhere.example/ou=people,dc=elsewhere,dc=example\n"
+    )
+
+    report = await world.services.directory_sync.run()
+
+    assert not report.ok
+    assert report.error is not None
+    assert "referred elsewhere" in report.error
+    assert await active_usernames(world.services) == ["alice", "bob", "carol", "dave"]
