@@ -1,4 +1,4 @@
-"""The ``intrablog`` command: serve, migrate, seed, check-config.
+"""The ``intrablog`` command: serve, migrate, seed, sync-directory, check-config.
 
 A bad configuration never ends in a traceback: the message names the file and the key, and the exit
 status is 2 (1 when the configuration is valid but a dependency does not answer).
@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import os
 import sys
+import time
 from pathlib import Path
 
 from aiohttp import web
@@ -64,6 +65,28 @@ def _seed(settings: Settings) -> int:
     return asyncio.run(run_with_runtime(settings, work))
 
 
+def _sync_directory(settings: Settings) -> int:
+    async def work(runtime: Runtime) -> int:
+        started = time.monotonic()
+
+        def progress(step: str) -> None:
+            print(f"[{time.monotonic() - started:6.1f} s] {step} ...", flush=True)
+
+        report = await runtime.services.directory_sync.run(progress)
+        if not report.ok:
+            print(f"intrablog: directory sync failed, nothing changed: {report.error}", file=sys.stderr)
+            return EXIT_UNAVAILABLE
+        print(
+            f"directory sync done in {report.duration_seconds:.1f} s: {report.people} people, "
+            f"{report.groups} groups, {report.memberships} group memberships\n"
+            f"  created {report.created}, updated {report.updated}, deactivated {report.deactivated}, "
+            f"reactivated {report.reactivated}; sessions revoked {report.sessions_revoked}"
+        )
+        return 0
+
+    return asyncio.run(run_with_runtime(settings, work))
+
+
 def _safe_url(url: str) -> str:
     # Never print a database password.
     return make_url(url).render_as_string(hide_password=True)
@@ -99,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("serve", "serve the web UI and API"),
         ("migrate", "upgrade the database schema to the latest revision"),
         ("seed", "create the channels named in the configuration"),
+        ("sync-directory", "mirror the directory's people and groups once (deactivates people it no longer lists)"),
     ):
         command = commands.add_parser(name, help=help_text)
         command.add_argument("--config", help=f"TOML configuration file (default: ${CONFIG_ENV})")
@@ -122,6 +146,8 @@ def main(argv: list[str] | None = None) -> int:
         return _migrate(settings)
     if args.command == "seed":
         return _seed(settings)
+    if args.command == "sync-directory":
+        return _sync_directory(settings)
     return _serve(settings)
 
 

@@ -65,6 +65,24 @@ class LdapAttributes(_Section):
     xmpp: str | None = None
 
 
+class LdapGroups(_Section):
+    """Which entries are groups and how they name their members (read by the directory sync)."""
+
+    # Where groups are searched; unset, ldap.user_base.
+    base: str | None = None
+    # Groups whose members are DNs (groupOfNames, groupOfUniqueNames, Active Directory "group").
+    member_dn_classes: list[str] = ["groupOfNames", "groupOfUniqueNames"]
+    member_dn_attributes: list[str] = ["member", "uniqueMember"]
+    # Groups whose members are usernames (posixGroup memberUid).
+    member_uid_classes: list[str] = ["posixGroup"]
+    member_uid_attribute: str = "memberUid"
+    name_attribute: str = "cn"
+    # "in_chain": ask Active Directory for each group's members, nested groups included, with the in-chain
+    # matching rule (memberOf:1.2.840.113556.1.4.1941:=<group DN>). "local": resolve groups that contain
+    # groups here, from the member DNs read.
+    nested: Literal["local", "in_chain"] = "local"
+
+
 class LdapConfig(_Section):
     url: str = "ldap://127.0.0.1:389"
     mode: Literal["search", "direct"] = "search"
@@ -82,6 +100,16 @@ class LdapConfig(_Section):
     tls_valid_names: list[str] = []
     connect_timeout: float = Field(3.0, gt=0, le=30)
     receive_timeout: float = Field(3.0, gt=0, le=30)
+    # The directory sync: every person the filter matches under user_base is an active user; the others
+    # are deactivated, after a complete listing only.
+    people_filter: str = "(objectClass=inetOrgPerson)"
+    groups: LdapGroups = LdapGroups()
+    # Entries per page of the paged searches (simple paged results control); 0 = one unpaged search.
+    page_size: int = Field(500, ge=0, le=100_000)
+    # Minutes between two background syncs inside `intrablog serve`; 0 = never (run `intrablog sync-directory`).
+    sync_interval_minutes: float = Field(15, ge=0)
+    # The longest a whole listing may take before the sync gives up (and changes nothing).
+    sync_timeout: float = Field(300.0, gt=0)
 
     @field_validator("url")
     @classmethod

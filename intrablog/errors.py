@@ -39,6 +39,13 @@ class Unavailable(IntrablogError):
     title = "Service unavailable"
 
 
+class Incomplete(Unavailable):
+    """The directory answered only part of a listing (size or admin limit, referral, paging error).
+
+    A listing is all or nothing: nothing may be decided from part of it (such as "absent, so deactivated").
+    """
+
+
 @dataclass(frozen=True)
 class FieldError:
     field: str

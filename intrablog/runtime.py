@@ -103,6 +103,16 @@ def build_app(settings: Settings) -> web.Application:
         await runtime.database.dispose()
 
     app.cleanup_ctx.append(database_lifecycle)
+    interval = settings.ldap.sync_interval_minutes
+    if interval > 0:
+
+        async def directory_sync_lifecycle(_: web.Application) -> AsyncIterator[None]:
+            task = start_background(sync_directory_every(runtime.services, interval * 60.0), "directory-sync")
+            yield
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+        app.cleanup_ctx.append(directory_sync_lifecycle)
     if settings.xmpp.enabled:
         # After the database (the bridge drains the outbox), before the web's own start-up; stopped first.
         def bridge_lifecycle(_: web.Application) -> AsyncIterator[None]:
@@ -110,6 +120,19 @@ def build_app(settings: Settings) -> web.Application:
 
         app.cleanup_ctx.append(bridge_lifecycle)
     return app
+
+
+async def sync_directory_every(services: Services, seconds: float) -> None:
+    """The background directory sync: first one interval after start, then every interval.
+
+    A failed sync is reported (and recorded) by the service and retried at the next interval.
+    """
+    while True:
+        await asyncio.sleep(seconds)
+        try:
+            await services.directory_sync.run()
+        except Exception:  # a bug in one run must not end the schedule; it is logged and the next run tried
+            log.exception("directory sync crashed")
 
 
 async def run_with_runtime(settings: Settings, work: Callable[[Runtime], Awaitable[int]]) -> int:

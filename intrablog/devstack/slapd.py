@@ -70,6 +70,7 @@ class Slapd(ServerProcess):
         admin_password: str = "admin-secret",  # noqa: S107 - the dev directory's published password
         extra_config: str = "",
         ldaps_port: int | None = None,
+        database_config: str = "",
     ) -> None:
         super().__init__()
         self.workdir = workdir
@@ -80,6 +81,8 @@ class Slapd(ServerProcess):
         self.admin_dn = f"cn=admin,{suffix}"
         self.admin_password = admin_password
         self.extra_config = extra_config
+        # Directives of the mdb database section itself (e.g. its own sizelimit), after its directory.
+        self.database_config = database_config
         self._paused = False
         # Binds this helper makes itself (ldapadd, counter reads); bind_count() leaves them out.
         self._own_binds = 0
@@ -130,6 +133,7 @@ suffix   "{self.suffix}"
 rootdn   "{self.admin_dn}"
 rootpw   {self.admin_password}
 directory "{workdir}/db"
+{self.database_config}
 overlay  memberof
 
 database monitor

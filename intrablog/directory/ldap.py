@@ -27,9 +27,11 @@ from intrablog.directory.ldap_connection import (
     open_connection,
     simple_bind,
 )
+from intrablog.directory.listing import Lister, ListingIncomplete
+from intrablog.domain.directory import DirectorySnapshot
 from intrablog.domain.model import DirectoryPerson
 from intrablog.domain.rules import is_plausible_username
-from intrablog.errors import Unavailable
+from intrablog.errors import Incomplete, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +86,37 @@ class LdapDirectory:
 
     async def ping(self) -> None:
         await self._run(self._ping_blocking, None)
+
+    async def list_people(self, page_size: int | None = None) -> DirectorySnapshot:
+        size = self._config.page_size if page_size is None else page_size
+        try:
+            # A listing of tens of thousands of entries takes longer than a sign-in: its own overall limit,
+            # while ldap3's receive timeout still ends it soon after the server stops answering.
+            snapshot = await asyncio.wait_for(asyncio.to_thread(self._list_blocking, size), self._config.sync_timeout)
+        except TimeoutError as exc:
+            log.warning("directory listing did not finish within %.0f s", self._config.sync_timeout)
+            raise Unavailable(f"directory listing did not finish within {self._config.sync_timeout:.0f} s") from exc
+        except DirectoryDown as exc:
+            log.warning("directory unavailable for a listing: %s", exc)
+            raise Unavailable(f"directory unavailable ({exc})") from exc
+        except ListingIncomplete as exc:
+            log.warning("directory listing incomplete: %s", exc)
+            raise Incomplete(f"directory listing incomplete: {exc}") from exc
+        return snapshot
+
+    def _list_blocking(self, page_size: int) -> DirectorySnapshot:
+        connection = self._connect()
+        try:
+            bind_service(connection, self._config)
+            return Lister(connection, self._config, page_size).snapshot()
+        except (DirectoryDown, ListingIncomplete):
+            raise
+        except OUTAGE_ERRORS as exc:
+            raise DirectoryDown(f"{type(exc).__name__}: {exc}") from exc
+        except Exception as exc:  # no user input here: whatever else fails leaves the listing incomplete
+            raise ListingIncomplete(f"{type(exc).__name__}: {exc}") from exc
+        finally:
+            close(connection)
 
     async def _run(self, work: Callable[[], T], username: str | None) -> T:
         extra = {} if username is None else {"username": _for_log(username)}

@@ -136,7 +136,7 @@ def close(connection: ldap3.Connection) -> None:
             connection.socket.close()
 
 
-def _result_code(connection: ldap3.Connection) -> int:
+def result_code(connection: ldap3.Connection) -> int:
     result: Any = connection.result
     if isinstance(result, dict):
         return int(result.get("result", -1))
@@ -174,7 +174,7 @@ def simple_bind(connection: ldap3.Connection, name: str, password: bytes) -> boo
     connection.password = password
     if connection.bind(read_server_info=False):
         return True
-    code = _result_code(connection)
+    code = result_code(connection)
     if code in _SERVER_TROUBLE_CODES:
         raise DirectoryDown(f"bind answered with result {code}")
     return False
@@ -195,7 +195,7 @@ def find_person(connection: ldap3.Connection, config: LdapConfig, username: str)
         # Two are enough to know the answer is ambiguous.
         size_limit=2,
     )
-    code = _result_code(connection)
+    code = result_code(connection)
     if code not in (0, _SIZE_LIMIT_EXCEEDED):
         if code == 32:  # noSuchObject: user_base is not in this directory
             log.error("ldap.user_base %r does not exist in the directory", config.user_base)
@@ -206,10 +206,10 @@ def find_person(connection: ldap3.Connection, config: LdapConfig, username: str)
             log.warning("ldap user_filter matches several entries for one username; refusing sign-in")
         return None
     raw = entries[0]
-    return Entry(dn=str(raw.get("dn") or ""), attributes=_decoded(raw.get("raw_attributes") or {}))
+    return Entry(dn=str(raw.get("dn") or ""), attributes=decoded_attributes(raw.get("raw_attributes") or {}))
 
 
-def _decoded(raw_attributes: Any) -> dict[str, list[str]]:
+def decoded_attributes(raw_attributes: Any) -> dict[str, list[str]]:
     decoded: dict[str, list[str]] = {}
     for name, values in dict(raw_attributes).items():
         decoded[str(name)] = [

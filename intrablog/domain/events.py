@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from intrablog.domain.directory import SyncReport
 from intrablog.domain.im import DirectMessage
 from intrablog.domain.model import Channel, Post, Role
 
@@ -59,6 +60,13 @@ class DirectMessageSent:
     message: DirectMessage
 
 
+@dataclass(frozen=True)
+class DirectorySynced:
+    """A directory sync ended, successfully or not (``report.ok``)."""
+
+    report: SyncReport
+
+
 DomainEvent = (
     PostCreated
     | PostDeleted
@@ -68,4 +76,5 @@ DomainEvent = (
     | MembershipChanged
     | SignedIn
     | DirectMessageSent
+    | DirectorySynced
 )

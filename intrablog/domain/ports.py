@@ -7,6 +7,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
 
+from intrablog.domain.directory import DirectorySnapshot, PeopleChanges, SyncReport
 from intrablog.domain.events import DomainEvent
 from intrablog.domain.im import (
     Delivery,
@@ -49,6 +50,15 @@ class Directory(Protocol):
 
     async def ping(self) -> None:
         """Raise Unavailable unless the directory answers."""
+        ...
+
+    async def list_people(self, page_size: int | None = None) -> DirectorySnapshot:
+        """Every person and group, complete: paged searches of ``page_size`` entries (None: the configured
+        size, 0: one unpaged search).
+
+        Raises Unavailable when the directory cannot be asked, and Incomplete when it answers only part
+        (size or admin limit, referral, paging error): never a partial snapshot.
+        """
         ...
 
 
@@ -160,6 +170,30 @@ class SessionRepository(Protocol):
         ...
 
     async def revoke(self, token_hash: str, now: datetime) -> bool: ...
+
+    async def revoke_all_of(self, user_ids: Sequence[int], now: datetime) -> int:
+        """Revoke every live session of these people; returns how many."""
+        ...
+
+
+class DirectorySyncRepository(Protocol):
+    """The mirror of the directory: people, groups and who is in which, replaced from complete listings."""
+
+    async def apply_people(
+        self, people: Sequence[DirectoryPerson], site_admins: frozenset[str], now: datetime
+    ) -> PeopleChanges:
+        """Create or refresh everyone listed (active), deactivate every active user not listed."""
+        ...
+
+    async def replace_groups(self, snapshot: DirectorySnapshot) -> int:
+        """Make the stored groups and memberships those of the snapshot; returns the memberships stored."""
+        ...
+
+    async def record_run(self, report: SyncReport) -> None: ...
+
+    async def group_members(self, group_dn: str) -> list[str]:
+        """Usernames of the members of this group (DN compared case-insensitively), by username."""
+        ...
 
 
 class OutboxRepository(Protocol):
@@ -275,6 +309,7 @@ class UnitOfWork(Protocol):
     deliveries: DeliveryRepository
     messages: DirectMessageRepository
     im: ImRepository
+    directory_sync: DirectorySyncRepository
 
     async def commit(self) -> None: ...
 

@@ -11,6 +11,7 @@ from intrablog.services.accounts import AccountService
 from intrablog.services.channels import ChannelService
 from intrablog.services.context import ServiceContext
 from intrablog.services.delivery import DeliveryService
+from intrablog.services.directory_sync import DirectorySyncService
 from intrablog.services.im import ImService
 from intrablog.services.messages import MessageService
 from intrablog.services.people import PeopleService
@@ -41,6 +42,7 @@ class Services:
         self.im = ImService(ctx)
         self.messages = MessageService(ctx)
         self.delivery = DeliveryService(ctx)
+        self.directory_sync = DirectorySyncService(ctx)
 
     async def health(self) -> Health:
         database, directory = await asyncio.gather(

@@ -42,6 +42,7 @@ ROLES = ("member", "poster", "admin")
 OUTBOX_KINDS = ("post", "direct_message")
 DELIVERY_REASONS = ("channel", "person", "mention", "track", "direct", "announcement", "urgent")
 DELIVERY_STATES = ("pending", "held", "sent", "summarised", "dropped")
+GROUP_KINDS = ("member_dn", "member_uid")
 # An outbox row or a delivery is about exactly one post or one direct message.
 ONE_ITEM = "(post_id IS NULL) <> (message_id IS NULL)"
 
@@ -262,3 +263,41 @@ class TrackedWordRow(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     word: Mapped[str] = mapped_column(String(64), primary_key=True)
     created_at: Mapped[datetime]
+
+
+class DirectoryGroupRow(Base):
+    """A group of the directory, as the last complete sync listed it."""
+
+    __tablename__ = "directory_groups"
+    __table_args__ = (_one_of("kind", GROUP_KINDS),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # Lower-cased: DNs compare case-insensitively, and a rename of case is the same group.
+    dn: Mapped[str] = mapped_column(String(1024), unique=True)
+    name: Mapped[str] = mapped_column(String(256))
+    kind: Mapped[str] = mapped_column(String(16))
+
+
+class GroupMembershipRow(Base):
+    __tablename__ = "group_memberships"
+    # The primary key serves "who is in group G" (channel bindings); this serves "which groups is X in".
+    __table_args__ = (Index(None, "user_id", "group_id"),)
+
+    group_id: Mapped[int] = mapped_column(ForeignKey("directory_groups.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+
+
+class SyncRunRow(Base):
+    """One directory sync: what it changed, or why it changed nothing."""
+
+    __tablename__ = "sync_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime]
+    ok: Mapped[bool] = mapped_column(Boolean)
+    created: Mapped[int] = mapped_column(Integer)
+    updated: Mapped[int] = mapped_column(Integer)
+    deactivated: Mapped[int] = mapped_column(Integer)
+    reactivated: Mapped[int] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)

@@ -13,6 +13,7 @@ from intrablog.domain.ports import (
     ChannelRepository,
     DeliveryRepository,
     DirectMessageRepository,
+    DirectorySyncRepository,
     FollowRepository,
     ImRepository,
     OutboxRepository,
@@ -23,6 +24,7 @@ from intrablog.domain.ports import (
 from intrablog.storage.errors import domain_error
 from intrablog.storage.repositories.channels import SqlChannelRepository
 from intrablog.storage.repositories.deliveries import SqlDeliveryRepository
+from intrablog.storage.repositories.directory_sync import SqlDirectorySyncRepository
 from intrablog.storage.repositories.follows import SqlFollowRepository
 from intrablog.storage.repositories.im_settings import SqlImRepository
 from intrablog.storage.repositories.messages import SqlDirectMessageRepository
@@ -52,6 +54,7 @@ class SqlUnitOfWork:
         self.deliveries: DeliveryRepository = SqlDeliveryRepository(session, dialect_name)
         self.messages: DirectMessageRepository = SqlDirectMessageRepository(session)
         self.im: ImRepository = SqlImRepository(session, dialect_name)
+        self.directory_sync: DirectorySyncRepository = SqlDirectorySyncRepository(session)
 
     @property
     def session(self) -> AsyncSession:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import insert, select, update
@@ -36,6 +37,18 @@ class SqlSessionRepository:
         return Session(
             token_hash=row.token_hash, user=user_from_row(row), created_at=row.created_at, expires_at=row.expires_at
         )
+
+    async def revoke_all_of(self, user_ids: Sequence[int], now: datetime) -> int:
+        revoked = 0
+        for start in range(0, len(user_ids), 1000):
+            statement = (
+                update(SessionRow)
+                .where(SessionRow.user_id.in_(user_ids[start : start + 1000]), SessionRow.revoked_at.is_(None))
+                .values(revoked_at=now)
+                .returning(SessionRow.token_hash)
+            )
+            revoked += len((await self._session.execute(statement)).all())
+        return revoked
 
     async def revoke(self, token_hash: str, now: datetime) -> bool:
         """True when a live session was revoked now; revoking twice keeps the first time."""

@@ -80,7 +80,7 @@ class SqlUserRepository:
         refreshed = {
             "display_name": person.display_name,
             "email": person.email,
-            "xmpp_address": _stored_address(person.xmpp_address),
+            "xmpp_address": stored_address(person.xmpp_address),
             "active": True,
             "is_site_admin": is_site_admin,
             "last_seen_in_directory": now,
@@ -103,6 +103,6 @@ class SqlUserRepository:
         return int((await self._session.execute(statement)).scalar_one())
 
 
-def _stored_address(address: str | None) -> str | None:
+def stored_address(address: str | None) -> str | None:
     """Stored as the lower-cased bare JID: the form inbound stanzas are looked up by."""
     return (bare_jid(address) or None) if address is not None else None
