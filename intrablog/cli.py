@@ -80,7 +80,8 @@ def _sync_directory(settings: Settings) -> int:
             f"directory sync done in {report.duration_seconds:.1f} s: {report.people} people, "
             f"{report.groups} groups, {report.memberships} group memberships\n"
             f"  created {report.created}, updated {report.updated}, deactivated {report.deactivated}, "
-            f"reactivated {report.reactivated}; sessions revoked {report.sessions_revoked}"
+            f"reactivated {report.reactivated}; sessions revoked {report.sessions_revoked}; "
+            f"channel memberships from groups changed {report.channel_memberships_changed}"
         )
         return 0
 

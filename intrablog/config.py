@@ -189,7 +189,13 @@ class ChannelSeed(_Section):
     kind: Literal["team", "project", "announcement"] = "team"
     visibility: Literal["public", "private"] = "public"
     description: str = ""
+    # Usernames allowed to post (announcement channels); kept next to poster_groups.
     posters: list[str] = []
+    # Directory groups bound to the channel, by name (cn) or by DN (a value with "=" in it), case-insensitive:
+    # their members become members and followers at each directory sync, with the role of the list.
+    groups: list[str] = []
+    poster_groups: list[str] = []
+    admin_groups: list[str] = []
 
 
 class FileThenEnvironment(BaseSettings):
@@ -217,8 +223,9 @@ class Settings(FileThenEnvironment):
     xmpp: XmppConfig = XmppConfig()
     sessions: SessionsConfig = SessionsConfig()
     logging: LoggingConfig = LoggingConfig()
-    # Site admins, by username, until directory groups drive roles.
+    # Site admins: these usernames, and the members of these directory groups (by name or DN).
     admins: list[str] = []
+    admin_groups: list[str] = []
     channels: list[ChannelSeed] = []
 
 

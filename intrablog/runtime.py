@@ -50,6 +50,7 @@ def policy_from(settings: Settings) -> Policy:
         max_post_chars=settings.posts.max_post_chars,
         token_ttl_hours=settings.sessions.token_ttl_hours,
         site_admins=frozenset(name.lower() for name in settings.admins),
+        admin_groups=frozenset(group.strip().lower() for group in settings.admin_groups),
         seeded_channels=tuple(settings.channels),
         public_url=settings.server.public_url,
     )

@@ -13,6 +13,7 @@ shrunk) so one run reports every distinct problem, each with a curl command to r
 from __future__ import annotations
 
 import http.cookiejar
+import itertools
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
@@ -146,6 +147,11 @@ def _seed(session: requests.Session, base_url: str) -> Seeded:
     announcement = post(alice, text="Big news", channel="announcements")
     _json(session, "POST", f"{base_url}/api/v1/users/bob/follow", 200, headers=as_user(alice))
     disposable = tuple(post(alice, text=f"Delete me {n}", channel="launch") for n in range(8))
+    # Bindings for the unbind route to remove (each can be removed once; binding again is the POST route's).
+    for name in ("launch", alice_private, bob_private):
+        for group in ("engineering", "cn=hr,ou=groups,dc=example,dc=com"):
+            url = f"{base_url}/api/v1/channels/{name}/groups"
+            _json(session, "POST", url, 201, json={"group": group}, headers=as_user(alice))
     return Seeded(
         token=alice["token"],
         csrf=alice["csrf_token"],
@@ -169,6 +175,11 @@ def _seed(session: requests.Session, base_url: str) -> Seeded:
                 {"text": "a reply to no post", "in_reply_to": "9999999999999999999"},
                 {"text": "a reply to no post", "in_reply_to": "9223372036854775808"},
             ),
+            "POST /api/v1/channels/{name}/groups": (
+                {"group": "engineering", "role": "member"},
+                {"group": "cn=hr,ou=groups,dc=example,dc=com", "role": "poster"},
+                {"group": "no-such-group", "role": "admin"},
+            ),
             "POST /api/v1/channels": (
                 {"name": "fuzz-team", "title": "Fuzz"},
                 {"name": "fuzz-news", "title": "Fuzz news", "kind": "announcement"},
@@ -182,16 +193,20 @@ def _known_path_parameters(operation: Operation, seeded: Seeded) -> list[dict[st
     params: list[str] = [parameter.name for parameter in operation.path_parameters]
     if not params:
         return []
-    (name,) = params
-    if name == "id":
-        values = seeded.disposable_post_ids if operation.method.upper() == "DELETE" else seeded.post_ids
-    elif name == "name":
-        values = seeded.names
-    elif name == "username":
-        values = seeded.usernames
-    else:
-        raise AssertionError(f"{operation.label}: no known values for path parameter {name!r}")
-    return [{name: value} for value in values]
+    choices: list[tuple[str, ...]] = []
+    for name in params:
+        if name == "id":
+            values = seeded.disposable_post_ids if operation.method.upper() == "DELETE" else seeded.post_ids
+        elif name == "name":
+            values = seeded.names
+        elif name == "username":
+            values = seeded.usernames
+        elif name == "group":
+            values = ("engineering", "cn=hr,ou=groups,dc=example,dc=com", "no-such-group")
+        else:
+            raise AssertionError(f"{operation.label}: no known values for path parameter {name!r}")
+        choices.append(tuple(values))
+    return [dict(zip(params, combination, strict=True)) for combination in itertools.product(*choices)]
 
 
 def _strategy(operation: Operation, mode: GenerationMode, seeded: Seeded) -> st.SearchStrategy[GeneratedCase]:

@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 from types import FrameType
 
+import intrablog
 from intrablog.devstack.banner import render_banner
 from intrablog.devstack.processes import (
     STOP_TIMEOUT,
@@ -76,8 +77,15 @@ class StackFailed(Exception):
 
 
 def _intrablog_command() -> list[str]:
-    script = Path(sys.executable).parent / "intrablog"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "intrablog.cli"]
+    return [sys.executable, "-m", "intrablog.cli"]
+
+
+def _same_code_env(env: dict[str, str]) -> dict[str, str]:
+    """Children import the intrablog the launcher runs, not whichever one the environment has installed
+    (a second checkout sharing a virtualenv would otherwise run the installed code with this config)."""
+    source_root = str(Path(intrablog.__file__).resolve().parent.parent)
+    paths = [source_root, *(part for part in env.get("PYTHONPATH", "").split(os.pathsep) if part)]
+    return {**env, "PYTHONPATH": os.pathsep.join(paths)}
 
 
 def say(message: str) -> None:
@@ -92,7 +100,9 @@ class Launcher:
         self.prosody: Prosody | None = None
         self.serve: subprocess.Popen[bytes] | None = None
         self.wrote_pids = False
-        self.child_env = {k: v for k, v in os.environ.items() if not k.upper().startswith(STACK_OWNED_VARIABLES)}
+        self.child_env = _same_code_env(
+            {k: v for k, v in os.environ.items() if not k.upper().startswith(STACK_OWNED_VARIABLES)}
+        )
         self.ignored = sorted(
             k for k in os.environ if k.upper().startswith(STACK_OWNED_VARIABLES) and not k.startswith(ENV_PREFIX)
         )

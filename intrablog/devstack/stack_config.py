@@ -109,7 +109,9 @@ def render_intrablog_config(stack: StackConfig) -> str:
     database = stack.workdir.resolve() / "intrablog.db"
     return f"""\
 # Written by `python -m intrablog.devstack` at each start (intrablog/devstack/stack_config.py): edits are lost.
+# Site admins: the admins group of the demo directory (alice), and alice by name before the first sync.
 admins = ["alice"]
+admin_groups = ["admins"]
 
 [server]
 host = {_toml(stack.web.host)}
@@ -143,6 +145,7 @@ json = false
 name = "engineering"
 title = "Engineering"
 kind = "team"
+groups = ["engineering"]
 
 [[channels]]
 name = "launch"
@@ -154,4 +157,5 @@ name = "announcements"
 title = "Announcements"
 kind = "announcement"
 posters = ["carol", "alice"]
+poster_groups = ["hr", "executives"]
 """

@@ -64,6 +64,8 @@ class SyncReport:
     groups: int = 0
     memberships: int = 0
     sessions_revoked: int = 0
+    # Channel memberships the bound groups added, removed or changed the role of.
+    channel_memberships_changed: int = 0
     # Why the sync changed nothing, when it failed.
     error: str | None = None
 

@@ -39,6 +39,13 @@ class Role(enum.StrEnum):
 _ROLE_RANK = {Role.MEMBER: 0, Role.POSTER: 1, Role.ADMIN: 2}
 
 
+class MembershipSource(enum.StrEnum):
+    """Where a membership came from: someone joined or was added (manual), or a bound directory group."""
+
+    MANUAL = "manual"
+    GROUP = "group"
+
+
 @dataclass(frozen=True)
 class DirectoryPerson:
     """What the directory says about a person at sign-in or sync."""
@@ -98,6 +105,7 @@ class MemberView:
     display_name: str
     role: Role
     since: datetime
+    source: MembershipSource = MembershipSource.MANUAL
 
 
 @dataclass(frozen=True)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
 
+from intrablog.domain.bindings import BindingChanges, CurrentMembership, GroupBinding
 from intrablog.domain.directory import DirectorySnapshot, PeopleChanges, SyncReport
 from intrablog.domain.events import DomainEvent
 from intrablog.domain.im import (
@@ -196,6 +197,40 @@ class DirectorySyncRepository(Protocol):
         ...
 
 
+class BindingRepository(Protocol):
+    """Channels bound to directory groups (groups named by lower-cased name or DN) and group memberships."""
+
+    async def bind(self, channel_id: int, group: str, role: Role, now: datetime) -> None:
+        """Bind, or change the role of an existing binding."""
+        ...
+
+    async def unbind(self, channel_id: int, group: str) -> bool: ...
+
+    async def stored(self) -> list[GroupBinding]:
+        """The bindings made through the API (those of the config file are not stored)."""
+        ...
+
+    async def members_of(self, groups: Collection[str], only_user: int | None = None) -> dict[str, set[int]]:
+        """Active members of each named group, as the last sync stored them."""
+        ...
+
+    async def username_in_groups(self, username: str, groups: Collection[str]) -> bool: ...
+
+    async def announcement_channels(self) -> list[int]: ...
+
+    async def channels_with_group_memberships(self) -> set[int]: ...
+
+    async def memberships(self, channel_id: int, only_user: int | None = None) -> dict[int, CurrentMembership]: ...
+
+    async def apply(self, channel_id: int, changes: BindingChanges, now: datetime) -> None:
+        """Add group memberships with a follow, change roles, remove memberships with their follow."""
+        ...
+
+    async def everyone_joins(self, channel_id: int, now: datetime, only_user: int | None = None) -> int:
+        """Every active user (or only this one) becomes a member and follower; returns the members added."""
+        ...
+
+
 class OutboxRepository(Protocol):
     """What the bridge must deliver: one row per post or direct message, never one per recipient."""
 
@@ -310,6 +345,7 @@ class UnitOfWork(Protocol):
     messages: DirectMessageRepository
     im: ImRepository
     directory_sync: DirectorySyncRepository
+    bindings: BindingRepository
 
     async def commit(self) -> None: ...
 

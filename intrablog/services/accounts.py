@@ -14,6 +14,7 @@ from intrablog.domain.model import ChannelKind, Role, User
 from intrablog.domain.ports import UnitOfWork
 from intrablog.errors import Unauthenticated
 from intrablog.services.context import ServiceContext
+from intrablog.services.group_roles import apply_group_roles
 
 log = logging.getLogger(__name__)
 
@@ -48,10 +49,14 @@ class AccountService:
         token = secrets.token_urlsafe(32)
         expires_at = now + timedelta(hours=self._ctx.policy.token_ttl_hours)
         async with self._ctx.database.unit_of_work() as uow:
-            user = await uow.users.upsert_from_directory(
-                person, is_site_admin=person.username in self._ctx.policy.site_admins, now=now
+            policy = self._ctx.policy
+            # Site admin by the config's usernames or by an admin group of the last sync.
+            is_site_admin = person.username in policy.site_admins or await uow.bindings.username_in_groups(
+                person.username, policy.admin_groups
             )
+            user = await uow.users.upsert_from_directory(person, is_site_admin=is_site_admin, now=now)
             await apply_configured_roles(uow, self._ctx, user, now)
+            await apply_group_roles(uow, policy, now, only_user=user.id)
             await uow.sessions.add(hash_token(token), user.id, now, expires_at)
             await uow.commit()
         await self._ctx.events.publish(SignedIn(user.id))
@@ -75,9 +80,9 @@ class AccountService:
 
 
 async def apply_configured_roles(uow: UnitOfWork, ctx: ServiceContext, user: User, now: datetime) -> None:
-    """Give a person what the config promises: poster roles, and membership of every announcement channel.
+    """Give a person what the config's usernames promise: poster roles, and every announcement channel.
 
-    Until directory groups drive roles (a later issue), this runs at each sign-in and at seeding.
+    Runs at each sign-in, before the roles of the person's directory groups (services.group_roles).
     """
     posters_of = {seed.name: seed.posters for seed in ctx.policy.seeded_channels}
     for channel in await uow.channels.visible_to(user):

@@ -22,6 +22,8 @@ class Policy:
     max_post_chars: int = 280
     token_ttl_hours: float = 24 * 14
     site_admins: frozenset[str] = frozenset()
+    # Directory groups (lower-cased names or DNs) whose members are site admins.
+    admin_groups: frozenset[str] = frozenset()
     seeded_channels: tuple[ChannelSeed, ...] = ()
     max_page_size: int = 100
     # Where people open intrablog; IM messages and summaries link there (config: server.public_url).

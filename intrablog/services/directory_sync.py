@@ -15,6 +15,7 @@ from intrablog.domain.directory import DirectorySnapshot, SyncReport
 from intrablog.domain.events import DirectorySynced
 from intrablog.errors import IntrablogError
 from intrablog.services.context import ServiceContext
+from intrablog.services.group_roles import apply_group_roles
 
 log = logging.getLogger(__name__)
 
@@ -62,9 +63,11 @@ class DirectorySyncService:
         now = self._ctx.clock.now()
         people = [listed.person for listed in snapshot.people]
         async with self._ctx.database.unit_of_work() as uow:
-            changes = await uow.directory_sync.apply_people(people, self._ctx.policy.site_admins, now)
+            changes = await uow.directory_sync.apply_people(people, self._site_admins(snapshot), now)
             memberships = await uow.directory_sync.replace_groups(snapshot)
             revoked = await uow.sessions.revoke_all_of(changes.deactivated_ids, now)
+            # After people and groups, in the same transaction: channel memberships from bound groups.
+            bound_changes = await apply_group_roles(uow, self._ctx.policy, now)
             report = SyncReport(
                 ok=True,
                 started_at=started_at,
@@ -77,10 +80,22 @@ class DirectorySyncService:
                 groups=len(snapshot.groups),
                 memberships=memberships,
                 sessions_revoked=revoked,
+                channel_memberships_changed=bound_changes,
             )
             await uow.directory_sync.record_run(report)
             await uow.commit()
         return report
+
+    def _site_admins(self, snapshot: DirectorySnapshot) -> frozenset[str]:
+        """The configured usernames, and the members of the admin groups (named by name or DN)."""
+        wanted = self._ctx.policy.admin_groups
+        admin_dns = {group.dn.lower() for group in snapshot.groups if {group.dn.lower(), group.name.lower()} & wanted}
+        in_groups = {
+            listed.person.username
+            for listed in snapshot.people
+            if any(dn.lower() in admin_dns for dn in listed.group_dns)
+        }
+        return self._ctx.policy.site_admins | in_groups
 
     async def _record_failure(self, report: SyncReport) -> None:
         try:

@@ -12,6 +12,7 @@ from intrablog.services.channels import ChannelService
 from intrablog.services.context import ServiceContext
 from intrablog.services.delivery import DeliveryService
 from intrablog.services.directory_sync import DirectorySyncService
+from intrablog.services.group_roles import GroupBindingService
 from intrablog.services.im import ImService
 from intrablog.services.messages import MessageService
 from intrablog.services.people import PeopleService
@@ -43,6 +44,7 @@ class Services:
         self.messages = MessageService(ctx)
         self.delivery = DeliveryService(ctx)
         self.directory_sync = DirectorySyncService(ctx)
+        self.group_bindings = GroupBindingService(ctx)
 
     async def health(self) -> Health:
         database, directory = await asyncio.gather(

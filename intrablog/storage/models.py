@@ -39,6 +39,7 @@ NAMING_CONVENTION = {
 CHANNEL_KINDS = ("team", "project", "announcement")
 VISIBILITIES = ("public", "private")
 ROLES = ("member", "poster", "admin")
+MEMBERSHIP_SOURCES = ("manual", "group")
 OUTBOX_KINDS = ("post", "direct_message")
 DELIVERY_REASONS = ("channel", "person", "mention", "track", "direct", "announcement", "urgent")
 DELIVERY_STATES = ("pending", "held", "sent", "summarised", "dropped")
@@ -93,12 +94,29 @@ class MembershipRow(Base):
     __tablename__ = "memberships"
     __table_args__ = (
         _one_of("role", ROLES),
+        _one_of("source", MEMBERSHIP_SOURCES),
         # "Which channels is this person in": visibility checks and the channel list.
         Index(None, "user_id", "channel_id"),
     )
 
     channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+    # "group": a bound directory group carries it (the sync adds and removes it); "manual": everything else.
+    source: Mapped[str] = mapped_column(String(16), server_default="manual")
+
+
+class ChannelGroupBindingRow(Base):
+    """A directory group bound to a channel: its members hold ``role`` there (applied by the sync)."""
+
+    __tablename__ = "channel_group_bindings"
+    __table_args__ = (_one_of("role", ROLES),)
+
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"), primary_key=True)
+    # The group's name (cn) or DN, lower-cased; matched against the synced groups at each sync, so a group
+    # may be bound before it exists.
+    group_ref: Mapped[str] = mapped_column(String(1024), primary_key=True)
     role: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime]
 

@@ -10,6 +10,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from intrablog.domain.ports import (
+    BindingRepository,
     ChannelRepository,
     DeliveryRepository,
     DirectMessageRepository,
@@ -22,6 +23,7 @@ from intrablog.domain.ports import (
     UserRepository,
 )
 from intrablog.storage.errors import domain_error
+from intrablog.storage.repositories.bindings import SqlBindingRepository
 from intrablog.storage.repositories.channels import SqlChannelRepository
 from intrablog.storage.repositories.deliveries import SqlDeliveryRepository
 from intrablog.storage.repositories.directory_sync import SqlDirectorySyncRepository
@@ -55,6 +57,7 @@ class SqlUnitOfWork:
         self.messages: DirectMessageRepository = SqlDirectMessageRepository(session)
         self.im: ImRepository = SqlImRepository(session, dialect_name)
         self.directory_sync: DirectorySyncRepository = SqlDirectorySyncRepository(session)
+        self.bindings: BindingRepository = SqlBindingRepository(session, dialect_name)
 
     @property
     def session(self) -> AsyncSession:

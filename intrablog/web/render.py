@@ -93,7 +93,11 @@ def channel_detail(view: ChannelView, public_url: str) -> ChannelDetail:
 
 def member_out(member: MemberView) -> MemberOut:
     return MemberOut(
-        username=member.username, display_name=member.display_name, role=member.role.value, since=member.since
+        username=member.username,
+        display_name=member.display_name,
+        role=member.role.value,
+        since=member.since,
+        source=member.source.value,
     )
 
 

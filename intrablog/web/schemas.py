@@ -96,6 +96,23 @@ class MemberOut(_Out):
     display_name: str
     role: Literal["member", "poster", "admin"]
     since: datetime
+    source: Literal["manual", "group"] = Field(
+        description="group: a bound directory group carries the membership (the directory sync manages it)"
+    )
+
+
+class GroupBindingRequest(BaseModel):
+    group: str = Field(
+        description="The directory group's name (cn) or DN, case-insensitive",
+        json_schema_extra={"minLength": 1, "maxLength": 1024},
+    )
+    role: Literal["member", "poster", "admin"] = "member"
+
+
+class GroupBindingOut(_Out):
+    channel: str
+    group: str
+    role: Literal["member", "poster", "admin"]
 
 
 class PostOut(_Out):

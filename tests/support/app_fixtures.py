@@ -13,10 +13,18 @@ from aiohttp.test_utils import TestClient, TestServer
 from intrablog.config import ChannelSeed, DatabaseConfig, LdapConfig, LoggingConfig, ServerConfig, Settings
 from intrablog.runtime import build_app
 
+# The demo of issue 6: engineering bound to the engineering group, announcements posted by hr and executives,
+# site admins from the admins group. The usernames stay too: tests that sign in without a sync rely on them.
 DEMO_CHANNELS = [
-    ChannelSeed(name="engineering", title="Engineering", kind="team"),
+    ChannelSeed(name="engineering", title="Engineering", kind="team", groups=["engineering"]),
     ChannelSeed(name="launch", title="Launch", kind="project"),
-    ChannelSeed(name="announcements", title="Announcements", kind="announcement", posters=["carol", "alice"]),
+    ChannelSeed(
+        name="announcements",
+        title="Announcements",
+        kind="announcement",
+        posters=["carol", "alice"],
+        poster_groups=["hr", "executives"],
+    ),
 ]
 
 
@@ -28,6 +36,7 @@ def make_settings(database_url: str, ldap_config: LdapConfig, **overrides: Any) 
         "ldap": ldap_config,
         "logging": LoggingConfig(level="WARNING"),
         "admins": ["alice"],
+        "admin_groups": ["admins"],
         "channels": DEMO_CHANNELS,
     }
     values.update(overrides)

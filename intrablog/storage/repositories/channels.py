@@ -7,7 +7,16 @@ from datetime import datetime
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from intrablog.domain.model import Channel, ChannelKind, Membership, MemberView, Role, User, Visibility
+from intrablog.domain.model import (
+    Channel,
+    ChannelKind,
+    Membership,
+    MembershipSource,
+    MemberView,
+    Role,
+    User,
+    Visibility,
+)
 from intrablog.errors import Conflict
 from intrablog.storage.models import ChannelRow, MembershipRow, UserRow
 from intrablog.storage.sql import AnyRow, conflict_insert
@@ -130,12 +139,19 @@ class SqlChannelRepository:
         """Members by username."""
         statement = (
             select(UserRow.username, UserRow.display_name, MembershipRow.role, MembershipRow.created_at)
+            .add_columns(MembershipRow.source)
             .join(UserRow, UserRow.id == MembershipRow.user_id)
             .where(MembershipRow.channel_id == channel_id)
             .order_by(UserRow.username)
         )
         return [
-            MemberView(username=row.username, display_name=row.display_name, role=Role(row.role), since=row.created_at)
+            MemberView(
+                username=row.username,
+                display_name=row.display_name,
+                role=Role(row.role),
+                since=row.created_at,
+                source=MembershipSource(row.source),
+            )
             for row in await self._session.execute(statement)
         ]
 

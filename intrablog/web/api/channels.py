@@ -1,4 +1,4 @@
-"""Channels: list, create, show, members, follow and leave."""
+"""Channels: list, create, show, members, follow and leave; binding them to directory groups."""
 
 from __future__ import annotations
 
@@ -10,7 +10,14 @@ from intrablog.web.keys import SERVICES, WEB_SETTINGS
 from intrablog.web.middlewares import identity
 from intrablog.web.render import channel_detail, channel_out, json_response, member_out
 from intrablog.web.routing import api
-from intrablog.web.schemas import ChannelCreateRequest, ChannelDetail, ChannelOut, MemberOut
+from intrablog.web.schemas import (
+    ChannelCreateRequest,
+    ChannelDetail,
+    ChannelOut,
+    GroupBindingOut,
+    GroupBindingRequest,
+    MemberOut,
+)
 
 
 @api.route(
@@ -99,3 +106,44 @@ async def follow_channel(request: web.Request) -> web.StreamResponse:
 async def unfollow_channel(request: web.Request) -> web.StreamResponse:
     view = await request.app[SERVICES].channels.unfollow(identity(request).user, path_text(request, "name"))
     return json_response(channel_detail(view, request.app[WEB_SETTINGS].public_url))
+
+
+@api.route(
+    "POST",
+    "/api/v1/channels/{name}/groups",
+    summary="Bind a directory group to a channel with a role (site admins only)",
+    description=(
+        "The group's members (as the last directory sync listed them) become members and followers with the "
+        "role at once; the next syncs keep it so. Binding a bound group again changes its role."
+    ),
+    tag="channels",
+    status=201,
+    body=GroupBindingRequest,
+    response=GroupBindingOut,
+    errors=(403, 404),
+)
+async def bind_group(request: web.Request) -> web.StreamResponse:
+    data = await read_json(request, GroupBindingRequest)
+    view = await request.app[SERVICES].group_bindings.bind(
+        identity(request).user, path_text(request, "name"), data.group, data.role
+    )
+    return json_response(GroupBindingOut(channel=view.channel, group=view.group, role=view.role.value), status=201)
+
+
+@api.route(
+    "DELETE",
+    "/api/v1/channels/{name}/groups/{group}",
+    summary="Unbind a directory group from a channel (site admins only)",
+    description=(
+        "The memberships the group carried end at once, with their follows, unless another bound group "
+        "carries them; manual memberships stay. A binding of the config file cannot be removed here (409)."
+    ),
+    tag="channels",
+    status=204,
+    errors=(403, 404, 409),
+)
+async def unbind_group(request: web.Request) -> web.StreamResponse:
+    await request.app[SERVICES].group_bindings.unbind(
+        identity(request).user, path_text(request, "name"), path_text(request, "group")
+    )
+    return web.Response(status=204)

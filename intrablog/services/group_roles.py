@@ -1,0 +1,118 @@
+"""Roles from directory groups: channel bindings, announcement membership, and the admin API to bind.
+
+Bindings come from two places: the config file (``groups``, ``poster_groups``, ``admin_groups`` of a seeded
+channel) and the admin API (stored). Both are applied the same way, from the group memberships of the last
+complete sync: at each sync for everyone, at sign-in for the person signing in, and at once when a binding
+is made or removed through the API.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime
+
+from intrablog.domain.bindings import GroupBinding, granted_roles, group_ref, reconcile
+from intrablog.domain.model import Role, User
+from intrablog.domain.ports import UnitOfWork
+from intrablog.errors import Conflict, FieldError, Forbidden, Invalid, NotFound
+from intrablog.services.access import readable_channel
+from intrablog.services.context import Policy, ServiceContext
+
+MAX_GROUP_CHARS = 1024
+
+
+async def configured_bindings(uow: UnitOfWork, policy: Policy) -> list[GroupBinding]:
+    bindings: list[GroupBinding] = []
+    for seed in policy.seeded_channels:
+        grants = [
+            *((group, Role.MEMBER) for group in seed.groups),
+            *((group, Role.POSTER) for group in seed.poster_groups),
+            *((group, Role.ADMIN) for group in seed.admin_groups),
+        ]
+        if not grants:
+            continue
+        channel = await uow.channels.by_name(seed.name)
+        if channel is not None:
+            bindings.extend(GroupBinding(channel.id, channel.name, group_ref(group), role) for group, role in grants)
+    return bindings
+
+
+async def apply_group_roles(uow: UnitOfWork, policy: Policy, now: datetime, only_user: int | None = None) -> int:
+    """Make group memberships what the bound groups say (for everyone, or one person); returns the changes.
+
+    Announcement channels first get every active user as a member and follower.
+    """
+    for channel_id in await uow.bindings.announcement_channels():
+        await uow.bindings.everyone_joins(channel_id, now, only_user)
+    bindings = [*await uow.bindings.stored(), *await configured_bindings(uow, policy)]
+    members_of = await uow.bindings.members_of({binding.group for binding in bindings}, only_user)
+    granted = granted_roles(bindings, members_of)
+    changed = 0
+    for channel_id in sorted(set(granted) | await uow.bindings.channels_with_group_memberships()):
+        channel = await uow.channels.get(channel_id)
+        if channel is None:
+            continue
+        current = await uow.bindings.memberships(channel_id, only_user)
+        changes = reconcile(granted.get(channel_id, {}), current, channel.is_announcement)
+        if changes:
+            await uow.bindings.apply(channel_id, changes, now)
+            changed += len(changes.add) + len(changes.set_group_role) + len(changes.remove) + len(changes.demote)
+    return changed
+
+
+def _parse_binding(group: str, role: str) -> tuple[str, Role]:
+    errors: list[FieldError] = []
+    ref = group_ref(unicodedata.normalize("NFC", group))
+    if not ref or len(ref) > MAX_GROUP_CHARS or any(unicodedata.category(ch).startswith("C") for ch in ref):
+        errors.append(FieldError("group", f"must be a group's name or DN, 1-{MAX_GROUP_CHARS} printable characters"))
+    if role not in Role._value2member_map_:
+        errors.append(FieldError("role", "must be one of member, poster, admin"))
+    if errors:
+        raise Invalid.of(errors)
+    return ref, Role(role)
+
+
+@dataclass(frozen=True)
+class BindingView:
+    channel: str
+    group: str
+    role: Role
+
+
+class GroupBindingService:
+    """Binding channels to groups at runtime: site admins only; applied at once from the last sync's groups."""
+
+    def __init__(self, ctx: ServiceContext) -> None:
+        self._ctx = ctx
+
+    async def bind(self, actor: User, channel_name: str, group: str, role: str) -> BindingView:
+        _require_site_admin(actor)
+        ref, parsed_role = _parse_binding(group, role)
+        now = self._ctx.clock.now()
+        async with self._ctx.database.unit_of_work() as uow:
+            channel = (await readable_channel(uow, actor, channel_name)).channel
+            await uow.bindings.bind(channel.id, ref, parsed_role, now)
+            await apply_group_roles(uow, self._ctx.policy, now)
+            await uow.commit()
+        return BindingView(channel.name, ref, parsed_role)
+
+    async def unbind(self, actor: User, channel_name: str, group: str) -> None:
+        _require_site_admin(actor)
+        ref = group_ref(group)
+        now = self._ctx.clock.now()
+        async with self._ctx.database.unit_of_work() as uow:
+            channel = (await readable_channel(uow, actor, channel_name)).channel
+            if any(
+                b.channel_id == channel.id and b.group == ref for b in await configured_bindings(uow, self._ctx.policy)
+            ):
+                raise Conflict(f"{ref!r} is bound to {channel.name!r} in the config file; remove it there")
+            if not await uow.bindings.unbind(channel.id, ref):
+                raise NotFound(f"the group {ref!r} is not bound to {channel.name!r}")
+            await apply_group_roles(uow, self._ctx.policy, now)
+            await uow.commit()
+
+
+def _require_site_admin(actor: User) -> None:
+    if not (actor.active and actor.is_site_admin):
+        raise Forbidden("only site admins bind channels to directory groups")
