@@ -8,30 +8,13 @@ from pathlib import Path
 
 from intrablog.config import LdapConfig
 from intrablog.devstack.slapd import Slapd
+from tests.support.config_files import write_config
 
-
-def _config(tmp_path: Path, database_url: str, ldap: LdapConfig) -> Path:
-    path = tmp_path / "intrablog.toml"
-    path.write_text(
-        f"""
-[database]
-url = "{database_url}"
-
-[ldap]
-url = "{ldap.url}"
-bind_dn = "{ldap.bind_dn}"
-bind_password = "{ldap.bind_password.get_secret_value() if ldap.bind_password else ""}"
-user_base = "{ldap.user_base}"
-connect_timeout = 1.0
-receive_timeout = 1.0
-
+ENGINEERING = """
 [[channels]]
 name = "engineering"
 title = "Engineering"
-""",
-        encoding="utf-8",
-    )
-    return path
+"""
 
 
 def _intrablog(*args: str) -> subprocess.CompletedProcess[str]:
@@ -43,7 +26,7 @@ def _intrablog(*args: str) -> subprocess.CompletedProcess[str]:
 def test_check_config_reports_what_works(
     tmp_path: Path, sqlite_url: str, private_ldap_config: LdapConfig, private_slapd: Slapd
 ) -> None:
-    path = _config(tmp_path, sqlite_url, private_ldap_config)
+    path = write_config(tmp_path, sqlite_url, private_ldap_config, ENGINEERING)
     result = _intrablog("check-config", str(path))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "ok    database answers" in result.stdout
@@ -62,7 +45,7 @@ def test_check_config_reports_what_works(
 
 def test_migrate_then_seed(tmp_path: Path, fresh_database_url: object, ldap_config: LdapConfig) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}"
-    path = _config(tmp_path, url, ldap_config)
+    path = write_config(tmp_path, url, ldap_config, ENGINEERING)
     migrated = _intrablog("migrate", "--config", str(path))
     assert migrated.returncode == 0, migrated.stderr
     assert "latest schema" in migrated.stdout

@@ -17,29 +17,9 @@ from intrablog.devstack.slapd import Slapd
 from intrablog.domain.im import ImTarget, origin_id_for_post
 from intrablog.runtime import build_app, build_runtime
 from tests.support.app_fixtures import Api, make_settings
+from tests.support.config_files import write_config
 from tests.support.directory_data import active_usernames, remove_from_groups_then_delete
 from tests.support.im_world import World, open_world
-
-
-def _config(tmp_path: Path, database_url: str, ldap: LdapConfig) -> Path:
-    path = tmp_path / "intrablog.toml"
-    password = ldap.bind_password.get_secret_value() if ldap.bind_password else ""
-    path.write_text(
-        f"""
-[database]
-url = "{database_url}"
-
-[ldap]
-url = "{ldap.url}"
-bind_dn = "{ldap.bind_dn}"
-bind_password = "{password}"
-user_base = "{ldap.user_base}"
-connect_timeout = 1.0
-receive_timeout = 1.0
-""",
-        encoding="utf-8",
-    )
-    return path
 
 
 def _sync(path: Path) -> subprocess.CompletedProcess[str]:
@@ -55,7 +35,7 @@ def _sync(path: Path) -> subprocess.CompletedProcess[str]:
 def test_the_command_shows_progress_and_a_summary_and_fails_with_the_reason(
     tmp_path: Path, sqlite_url: str, private_ldap_config: LdapConfig, private_slapd: Slapd
 ) -> None:
-    path = _config(tmp_path, sqlite_url, private_ldap_config)
+    path = write_config(tmp_path, sqlite_url, private_ldap_config)
 
     done = _sync(path)
     assert done.returncode == 0, done.stdout + done.stderr
