@@ -15,6 +15,7 @@ from pydantic import SecretStr
 
 from intrablog.config import LdapConfig
 from intrablog.devstack.slapd import Slapd, free_port, slapd_version
+from tests.support.server_report import ServersUsed, record_server, report_servers
 
 DEV_DIRECTORY_LDIF = Path(__file__).resolve().parents[2] / "deploy" / "dev" / "directory.ldif"
 ADMIN_DN = "cn=admin,dc=example,dc=com"
@@ -22,7 +23,7 @@ ADMIN_PASSWORD = "admin-secret"  # the dev directory's published password
 # Short enough that an outage test finishes quickly, long enough for a loaded CI machine.
 TEST_TIMEOUT_SECONDS = 2.0
 
-_servers_used = pytest.StashKey[list[str]]()
+_servers_used: ServersUsed = ServersUsed()
 
 
 def ldap_config_for(server: Slapd, **overrides: Any) -> LdapConfig:
@@ -49,7 +50,7 @@ def _start_demo_directory(workdir: Path, config: pytest.Config, label: str) -> S
     except BaseException:
         server.stop()
         raise
-    config.stash.setdefault(_servers_used, []).append(f"{label} on {server.url}")
+    record_server(config, _servers_used, label, server.url)
     return server
 
 
@@ -84,12 +85,4 @@ def private_ldap_config(private_slapd: Slapd) -> LdapConfig:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config) -> None:
-    used = config.stash.get(_servers_used, [])
-    if not used:
-        return
-    version = slapd_version()
-    session = [entry.removeprefix("session on ") for entry in used if entry.startswith("session on ")]
-    where = session[0] if session else used[0].split(" on ", 1)[1]
-    others = len(used) - len(session)
-    extra = f" (+{others} private instance{'s' if others != 1 else ''})" if others else ""
-    terminalreporter.write_line(f"slapd: real server {version} on {where}{extra}")
+    report_servers(terminalreporter, config, _servers_used, "slapd", slapd_version())

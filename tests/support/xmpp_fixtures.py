@@ -23,6 +23,7 @@ from pydantic import SecretStr
 from intrablog.config import XmppConfig
 from intrablog.devstack.prosody import Prosody, prosody_version
 from intrablog.devstack.slapd import free_port
+from tests.support.server_report import ServersUsed, record_server, report_servers
 from tests.support.xmpp_client import ImClient
 
 DOMAIN = "example.com"
@@ -33,7 +34,7 @@ DEMO_USERS = ("alice", "bob", "carol", "dave")
 SPARE_USERS = tuple(f"user{number}" for number in range(1, 21))
 ACCOUNTS = tuple((user, f"{user}-pass") for user in (*DEMO_USERS, *SPARE_USERS))
 
-_servers_used = pytest.StashKey[list[tuple[str, Prosody]]]()
+_servers_used: ServersUsed = ServersUsed()
 
 
 def start_prosody(workdir: Path, config: pytest.Config, label: str, **options: Any) -> Prosody:
@@ -42,7 +43,7 @@ def start_prosody(workdir: Path, config: pytest.Config, label: str, **options: A
     server = Prosody(workdir, free_port(), free_port(), **options)
     server.register_many(ACCOUNTS)
     server.start()
-    config.stash.setdefault(_servers_used, []).append((label, server))
+    record_server(config, _servers_used, label, f"c2s 127.0.0.1:{server.c2s_port}, component {server.component_port}")
     return server
 
 
@@ -120,14 +121,4 @@ async def im_clients(request: pytest.FixtureRequest) -> AsyncIterator[ImClients]
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config) -> None:
-    used = config.stash.get(_servers_used, [])
-    if not used:
-        return
-    session = [server for label, server in used if label == "session"]
-    first = session[0] if session else used[0][1]
-    others = len(used) - len(session)
-    extra = f" (+{others} private instance{'s' if others != 1 else ''})" if others else ""
-    terminalreporter.write_line(
-        f"prosody: real server {prosody_version()} on c2s 127.0.0.1:{first.c2s_port}, "
-        f"component {first.component_port}{extra}"
-    )
+    report_servers(terminalreporter, config, _servers_used, "prosody", prosody_version())
