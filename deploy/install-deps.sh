@@ -10,11 +10,12 @@ set -euo pipefail
 
 # --- the one place to list system packages ----------------------------------------------------------
 RUN_PACKAGES=(slapd ldap-utils prosody)  # the dev directory (slapd) and its tools; the XMPP server
-# The PostgreSQL half of the suite (127.0.0.1:5432 or its own cluster); Chromium for the browser tests.
-TEST_PACKAGES=(postgresql chromium)
+# The PostgreSQL half of the suite (127.0.0.1:5432 or its own cluster); Chromium for the browser tests;
+# a Samba Active Directory domain controller (and ldbadd to seed it) for the AD tests.
+TEST_PACKAGES=(postgresql chromium samba-ad-dc samba-ad-provision ldb-tools)
 # Packaged services that would take the stack's ports or run a server nobody configured: stopped and
 # disabled right after we install them (only on machines where systemd runs).
-SERVICES_TO_DISABLE=(slapd prosody)
+SERVICES_TO_DISABLE=(slapd prosody samba-ad-dc)
 # -----------------------------------------------------------------------------------------------------
 
 PYTHON=${PYTHON:-python3}

@@ -61,6 +61,8 @@ class LdapAttributes(_Section):
     username: str = "uid"
     display_name: str = "cn"
     mail: str = "mail"
+    # Attribute naming a person's department: acknowledgement reports group by it.
+    department: str = "departmentNumber"
     # Attribute holding the XMPP address; when unset, ``ldap.xmpp_template`` builds it.
     xmpp: str | None = None
 
@@ -173,6 +175,16 @@ class PostsConfig(_Section):
     max_post_chars: int = Field(280, ge=1, le=100_000)
 
 
+class AnnouncementsConfig(_Section):
+    """Announcements that ask for acknowledgement."""
+
+    # Those who have not acknowledged get one reminder (IM and web) this long after the announcement;
+    # 0 = never remind.
+    reminder_delay_minutes: float = Field(240, ge=0)
+    # How often `intrablog serve` looks for announcements whose reminder is due.
+    reminder_check_seconds: float = Field(60, gt=0, le=3600)
+
+
 class SessionsConfig(_Section):
     token_ttl_hours: float = Field(24 * 14, gt=0)
     cookie_name: str = "intrablog_session"
@@ -221,6 +233,7 @@ class Settings(FileThenEnvironment):
     ldap: LdapConfig = LdapConfig()
     posts: PostsConfig = PostsConfig()
     xmpp: XmppConfig = XmppConfig()
+    announcements: AnnouncementsConfig = AnnouncementsConfig()
     sessions: SessionsConfig = SessionsConfig()
     logging: LoggingConfig = LoggingConfig()
     # Site admins: these usernames, and the members of these directory groups (by name or DN).

@@ -54,6 +54,8 @@ class DirectoryPerson:
     display_name: str
     email: str | None
     xmpp_address: str | None
+    # The directory attribute ``ldap.attributes.department`` (reports group by it); None when absent.
+    department: str | None = None
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,7 @@ class User:
     is_site_admin: bool
     created_at: datetime
     last_seen_in_directory: datetime | None
+    department: str | None = None
 
 
 @dataclass(frozen=True)
@@ -130,6 +133,9 @@ class Post:
     mentions: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
     links: tuple[str, ...] = ()
+    # Announcements only: staff are asked to acknowledge it; urgent ones reach people in "do not disturb".
+    requires_ack: bool = False
+    urgent: bool = False
 
     @property
     def is_personal_update(self) -> bool:
@@ -150,6 +156,8 @@ class NewPost:
     mentions: tuple[str, ...]
     tags: tuple[str, ...]
     links: tuple[str, ...]
+    requires_ack: bool = False
+    urgent: bool = False
 
 
 @dataclass(frozen=True)

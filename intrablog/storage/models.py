@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -41,7 +42,8 @@ VISIBILITIES = ("public", "private")
 ROLES = ("member", "poster", "admin")
 MEMBERSHIP_SOURCES = ("manual", "group")
 OUTBOX_KINDS = ("post", "direct_message")
-DELIVERY_REASONS = ("channel", "person", "mention", "track", "direct", "announcement", "urgent")
+DELIVERY_REASONS = ("channel", "person", "mention", "track", "direct", "announcement", "urgent", "reminder")
+ACK_DOORS = ("web", "im")
 DELIVERY_STATES = ("pending", "held", "sent", "summarised", "dropped")
 GROUP_KINDS = ("member_dn", "member_uid")
 # An outbox row or a delivery is about exactly one post or one direct message.
@@ -74,6 +76,8 @@ class UserRow(Base):
     last_seen_in_directory: Mapped[datetime | None]
     # The global IM switch (``on`` / ``off``); per-follow switches are the follows' ``im_delivery``.
     im_enabled: Mapped[bool] = mapped_column(Boolean, server_default=true())
+    # From the directory attribute ``ldap.attributes.department``: the acknowledgement report groups by it.
+    department: Mapped[str | None] = mapped_column(String(256))
 
 
 class ChannelRow(Base):
@@ -162,6 +166,32 @@ class PostRow(Base):
     created_at: Mapped[datetime]
     edited_at: Mapped[datetime | None]
     deleted_at: Mapped[datetime | None]
+    # Announcements only: everyone is asked to acknowledge it; urgent ones get through "do not disturb".
+    requires_ack: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    urgent: Mapped[bool] = mapped_column(Boolean, server_default=false())
+
+
+class AcknowledgementRow(Base):
+    """Someone confirmed they read an announcement that asked for it, and through which door."""
+
+    __tablename__ = "acknowledgements"
+    __table_args__ = (_one_of("via", ACK_DOORS), Index(None, "user_id", "post_id"))
+
+    post_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    at: Mapped[datetime]
+    via: Mapped[str] = mapped_column(String(8))
+
+
+class AckReminderRow(Base):
+    """The one reminder round of an announcement: written when it went out, so it goes out once."""
+
+    __tablename__ = "ack_reminders"
+
+    post_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True)
+    sent_at: Mapped[datetime]
+    # How many people were reminded (those who had not acknowledged then).
+    reminded: Mapped[int] = mapped_column(Integer)
 
 
 class PostMentionRow(Base):
@@ -319,3 +349,22 @@ class SyncRunRow(Base):
     deactivated: Mapped[int] = mapped_column(Integer)
     reactivated: Mapped[int] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class AuditEntryRow(Base):
+    """Who changed membership, roles or bindings, what admins deleted, how each directory sync ended."""
+
+    __tablename__ = "audit_entries"
+
+    # Autoincrement: entries are read newest first by id, and paged by it.
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime]
+    # NULL when the system did it (the directory sync); the username is kept for when the actor is gone.
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    actor: Mapped[str | None] = mapped_column(String(256))
+    # A dotted verb: "membership.added", "role.changed", "binding.added", "post.deleted", "sync.finished"...
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    # What it was done to, in words a reader knows: "channel engineering", "user bob", "post 123".
+    subject: Mapped[str] = mapped_column(String(512))
+    # The rest as a JSON object (role before/after, counts of a sync, the error of a failed one).
+    details: Mapped[str] = mapped_column(Text, server_default="{}")
