@@ -4,6 +4,7 @@ from __future__ import annotations
 
 pytest_plugins = [
     "tests.support.slapd_fixtures",
+    "tests.support.samba_fixtures",
     "tests.support.xmpp_fixtures",
     "tests.support.database_fixtures",
     "tests.support.app_fixtures",

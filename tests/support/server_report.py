@@ -1,6 +1,9 @@
-"""The closing line each server plugin prints, so the test log shows which real server the suite used."""
+"""The closing line each server plugin prints (slapd, Prosody, the Samba AD DC), so the test log shows which
+real server the suite used."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import pytest
 
@@ -13,12 +16,22 @@ def record_server(config: pytest.Config, key: ServersUsed, label: str, where: st
 
 
 def report_servers(
-    reporter: pytest.TerminalReporter, config: pytest.Config, key: ServersUsed, name: str, version: str
+    reporter: pytest.TerminalReporter,
+    config: pytest.Config,
+    key: ServersUsed,
+    name: str,
+    version: str | Callable[[], str],
 ) -> None:
-    """``NAME: real server VERSION on WHERE (+N private instances)``; nothing if none was started."""
+    """``NAME: real server VERSION on WHERE (+N private instances)``; nothing if none was started.
+
+    ``version`` may be a function: asked only when a server was started (a session without AD tests must not
+    need Samba installed).
+    """
     used = config.stash.get(key, [])
     if not used:
         return
+    if callable(version):
+        version = version()
     session = [where for label, where in used if label == "session"]
     where = session[0] if session else used[0][1]
     others = len(used) - len(session)
