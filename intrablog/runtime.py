@@ -53,6 +53,7 @@ def policy_from(settings: Settings) -> Policy:
         admin_groups=frozenset(group.strip().lower() for group in settings.admin_groups),
         seeded_channels=tuple(settings.channels),
         public_url=settings.server.public_url,
+        ack_reminder_delay_minutes=settings.announcements.reminder_delay_minutes,
     )
 
 
@@ -114,6 +115,16 @@ def build_app(settings: Settings) -> web.Application:
             await asyncio.gather(task, return_exceptions=True)
 
         app.cleanup_ctx.append(directory_sync_lifecycle)
+    if settings.announcements.reminder_delay_minutes > 0:
+        check_every = settings.announcements.reminder_check_seconds
+
+        async def reminder_lifecycle(_: web.Application) -> AsyncIterator[None]:
+            task = start_background(send_reminders_every(runtime.services, check_every), "ack-reminders")
+            yield
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+        app.cleanup_ctx.append(reminder_lifecycle)
     if settings.xmpp.enabled:
         # After the database (the bridge drains the outbox), before the web's own start-up; stopped first.
         def bridge_lifecycle(_: web.Application) -> AsyncIterator[None]:
@@ -134,6 +145,19 @@ async def sync_directory_every(services: Services, seconds: float) -> None:
             await services.directory_sync.run()
         except Exception:  # a bug in one run must not end the schedule; it is logged and the next run tried
             log.exception("directory sync crashed")
+
+
+async def send_reminders_every(services: Services, seconds: float) -> None:
+    """The acknowledgement reminders: every ``seconds``, remind about the announcements that are due.
+
+    Every node may run it: each announcement's reminder is claimed in the database, so it goes out once.
+    """
+    while True:
+        await asyncio.sleep(seconds)
+        try:
+            await services.announcements.send_due_reminders()
+        except Exception:  # one failed round (say, the database away) must not end the schedule
+            log.exception("acknowledgement reminders failed; trying again in %.0f s", seconds)
 
 
 async def run_with_runtime(settings: Settings, work: Callable[[Runtime], Awaitable[int]]) -> int:

@@ -123,6 +123,7 @@ def _login(session: requests.Session, base_url: str, username: str) -> dict[str,
 def _seed(session: requests.Session, base_url: str) -> Seeded:
     alice = _login(session, base_url, "alice")
     bob = _login(session, base_url, "bob")
+    carol = _login(session, base_url, "carol")
 
     def as_user(who: dict[str, Any]) -> dict[str, str]:
         return {"Authorization": f"Bearer {who['token']}"}
@@ -145,6 +146,8 @@ def _seed(session: requests.Session, base_url: str) -> Seeded:
     in_private = post(alice, text="Just us", channel=alice_private)
     in_bobs = post(bob, text="Alice reads this as a site admin but may not answer", channel=bob_private)
     announcement = post(alice, text="Big news", channel="announcements")
+    # carol's: alice may acknowledge it (again and again) and, as a site admin, see its report.
+    asks_ack = post(carol, text="Please read the new policy", channel="announcements", requires_ack=True)
     _json(session, "POST", f"{base_url}/api/v1/users/bob/follow", 200, headers=as_user(alice))
     disposable = tuple(post(alice, text=f"Delete me {n}", channel="launch") for n in range(8))
     # Bindings for the unbind route to remove (each can be removed once; binding again is the POST route's).
@@ -157,7 +160,7 @@ def _seed(session: requests.Session, base_url: str) -> Seeded:
         csrf=alice["csrf_token"],
         names=("engineering", "launch", "announcements", alice_private, bob_private),
         usernames=("alice", "bob", "carol", "dave"),
-        post_ids=(root, reply, personal, in_private, in_bobs, announcement),
+        post_ids=(root, reply, personal, in_private, in_bobs, announcement, asks_ack),
         disposable_post_ids=disposable,
         bodies={
             "POST /api/v1/login": (
@@ -171,6 +174,8 @@ def _seed(session: requests.Session, base_url: str) -> Seeded:
                 {"text": "a reply", "in_reply_to": root},
                 {"text": "a reply alice may not post", "in_reply_to": in_bobs},
                 {"text": "an announcement", "channel": "announcements"},
+                {"text": "please acknowledge", "channel": "announcements", "requires_ack": True, "urgent": True},
+                {"text": "not here", "channel": "engineering", "requires_ack": True},
                 # Matches the id pattern, but no 63-bit id is this large.
                 {"text": "a reply to no post", "in_reply_to": "9999999999999999999"},
                 {"text": "a reply to no post", "in_reply_to": "9223372036854775808"},

@@ -19,12 +19,12 @@ from intrablog.domain.model import DirectoryPerson
 from intrablog.errors import Unavailable
 from tests.support.slapd_fixtures import ldap_config_for
 
-ALICE = DirectoryPerson("alice", "Alice Archer", "alice@example.com", "alice@example.com")
+ALICE = DirectoryPerson("alice", "Alice Archer", "alice@example.com", "alice@example.com", "Engineering")
 DEMO_PEOPLE = {
     "alice": ALICE,
-    "bob": DirectoryPerson("bob", "Bob Baker", "bob@example.com", "bob@example.com"),
-    "carol": DirectoryPerson("carol", "Carol Carter", "carol@example.com", "carol@example.com"),
-    "dave": DirectoryPerson("dave", "Dave Dawson", "dave@example.com", "dave@example.com"),
+    "bob": DirectoryPerson("bob", "Bob Baker", "bob@example.com", "bob@example.com", "Engineering"),
+    "carol": DirectoryPerson("carol", "Carol Carter", "carol@example.com", "carol@example.com", "HR"),
+    "dave": DirectoryPerson("dave", "Dave Dawson", "dave@example.com", "dave@example.com", "Sales"),
 }
 DIRECT_TEMPLATE = "uid={username},ou=people,dc=example,dc=com"
 # The port promises Unavailable within 5 s, whatever the configured timeouts.
@@ -105,10 +105,10 @@ async def test_search_mode_with_anonymous_search(ldap_config: LdapConfig) -> Non
 
 
 async def test_attributes_follow_the_configuration(ldap_config: LdapConfig) -> None:
-    attributes = LdapAttributes(display_name="givenName", mail="departmentNumber", xmpp="mail")
+    attributes = LdapAttributes(display_name="givenName", mail="departmentNumber", xmpp="mail", department="sn")
     config = ldap_config.model_copy(update={"attributes": attributes, "xmpp_template": "unused-{username}"})
     person = await LdapDirectory(config).authenticate("carol", "carol-pass")
-    assert person == DirectoryPerson("carol", "Carol", "HR", "carol@example.com")
+    assert person == DirectoryPerson("carol", "Carol", "HR", "carol@example.com", department="Carter")
 
 
 async def test_xmpp_template_builds_the_address(ldap_config: LdapConfig) -> None:
@@ -119,10 +119,10 @@ async def test_xmpp_template_builds_the_address(ldap_config: LdapConfig) -> None
 
 
 async def test_missing_attributes_fall_back(ldap_config: LdapConfig) -> None:
-    attributes = LdapAttributes(display_name="title", mail="telephoneNumber", xmpp="labeledURI")
+    attributes = LdapAttributes(display_name="title", mail="telephoneNumber", xmpp="labeledURI", department="ou")
     config = ldap_config.model_copy(update={"attributes": attributes})
     person = await LdapDirectory(config).authenticate("dave", "dave-pass")
-    assert person == DirectoryPerson("dave", "dave", None, None)
+    assert person == DirectoryPerson("dave", "dave", None, None, department=None)
 
 
 async def test_a_filter_matching_several_entries_lets_nobody_in(ldap_config: LdapConfig) -> None:
@@ -284,7 +284,7 @@ async def test_directory_changes_show_at_the_next_sign_in(private_slapd: Slapd) 
     )
     assert await directory.authenticate("carol", "carol-pass") is None
     assert await directory.authenticate("carol", "carol-new-pass") == DirectoryPerson(
-        "carol", "Carol Chen", "carol@example.com", "carol@example.com"
+        "carol", "Carol Chen", "carol@example.com", "carol@example.com", "HR"
     )
 
 

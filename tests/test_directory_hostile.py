@@ -19,10 +19,10 @@ from intrablog.domain.model import DirectoryPerson
 from tests.support.slapd_fixtures import ldap_config_for
 
 PEOPLE = {
-    "alice": DirectoryPerson("alice", "Alice Archer", "alice@example.com", "alice@example.com"),
-    "bob": DirectoryPerson("bob", "Bob Baker", "bob@example.com", "bob@example.com"),
-    "carol": DirectoryPerson("carol", "Carol Carter", "carol@example.com", "carol@example.com"),
-    "dave": DirectoryPerson("dave", "Dave Dawson", "dave@example.com", "dave@example.com"),
+    "alice": DirectoryPerson("alice", "Alice Archer", "alice@example.com", "alice@example.com", "Engineering"),
+    "bob": DirectoryPerson("bob", "Bob Baker", "bob@example.com", "bob@example.com", "Engineering"),
+    "carol": DirectoryPerson("carol", "Carol Carter", "carol@example.com", "carol@example.com", "HR"),
+    "dave": DirectoryPerson("dave", "Dave Dawson", "dave@example.com", "dave@example.com", "Sales"),
 }
 PASSWORDS = [f"{name}-pass" for name in PEOPLE]
 FILTER_METACHARACTERS = "*()\\\x00"

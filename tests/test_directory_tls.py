@@ -25,7 +25,7 @@ from intrablog.errors import Unavailable
 from tests.support.slapd_fixtures import ADMIN_PASSWORD, DEV_DIRECTORY_LDIF, ldap_config_for
 from tests.support.tls import TlsSlapd, issue_server_certificate, write_ca
 
-ALICE = DirectoryPerson("alice", "Alice Archer", "alice@example.com", "alice@example.com")
+ALICE = DirectoryPerson("alice", "Alice Archer", "alice@example.com", "alice@example.com", "Engineering")
 # The port promises Unavailable within 5 s, whatever the configured timeouts.
 PROMISED_SECONDS = 5.0
 

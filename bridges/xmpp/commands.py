@@ -77,6 +77,11 @@ class Fav:
 
 
 @dataclass(frozen=True)
+class Ack:
+    post_id: int | None  # None: the newest announcement still waiting for the sender's acknowledgement
+
+
+@dataclass(frozen=True)
 class Track:
     word: str
 
@@ -122,6 +127,7 @@ Command = (
     | Whois
     | Reply
     | Fav
+    | Ack
     | Track
     | Untrack
     | Tracks
@@ -144,6 +150,7 @@ USAGE: dict[str, tuple[str, str]] = {
     "whois": ("whois <user>", "who someone is"),
     "reply": ("reply <post id> <text>", "reply to a post, in its thread"),
     "fav": ("fav <post id>", "mark a post as a favourite"),
+    "ack": ("ack [post id]", "acknowledge an announcement; alone, the newest one waiting for you"),
     "track": ("track <word>", "receive every post you can see that contains the word"),
     "untrack": ("untrack <word>", "stop tracking a word"),
     "tracks": ("tracks", "the words you track"),
@@ -220,4 +227,8 @@ def parse(text: str) -> Command:
                 return Reply(post_id, message)
         case "fav" if single_word and (post_id := post_id_of(rest)) is not None:
             return Fav(post_id)
+        case "ack" if not rest:
+            return Ack(None)
+        case "ack" if single_word and (post_id := post_id_of(rest)) is not None:
+            return Ack(post_id)
     return usage

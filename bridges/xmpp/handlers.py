@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import assert_never
 
 from bridges.xmpp import commands, replies
+from bridges.xmpp.acks import Acknowledgements
 from bridges.xmpp.addresses import Addresses
 from intrablog.domain.model import User
 from intrablog.services.facade import Services
@@ -21,6 +22,7 @@ class CommandHandlers:
         self._services = services
         self._addresses = addresses
         self._public_url = public_url
+        self._acks = Acknowledgements(services)
 
     async def run(self, user: User, command: commands.Command) -> str:
         services = self._services
@@ -52,6 +54,8 @@ class CommandHandlers:
                 return replies.replied(post, self._public_url)
             case commands.Fav(post_id):
                 return replies.favourited(await im.favourite(user, post_id), self._public_url)
+            case commands.Ack(post_id):
+                return await (self._acks.newest(user) if post_id is None else self._acks.post(user, post_id))
             case commands.Track(word):
                 return await im.track(user, word)
             case commands.Untrack(word):

@@ -2,7 +2,8 @@
 
 - to the bot (the bare domain): a command (``commands.py``), answered by the bot;
 - to a channel address: the sender's post in that channel; a reply to a bridged post (XEP-0461 naming the
-  post's origin-id ``post-<id>``, or a leading ``@<post id>``) becomes a reply in its thread;
+  post's origin-id ``post-<id>``, or a leading ``@<post id>``) becomes a reply in its thread; ``ack`` to an
+  announcement acknowledges it instead (``acks.py``), and is answered like a command;
 - to a person address: a direct message; an XEP-0461 reply to one of that person's bridged posts becomes
   a reply in the post's thread instead (that is what the person answered).
 
@@ -23,6 +24,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bridges.xmpp import commands
+from bridges.xmpp.acks import Acknowledgements
 from bridges.xmpp.addresses import Address, Addresses, AddressKind, bare_jid
 from bridges.xmpp.component import NS_RECEIPTS, body_without_reply_fallback, has_child, jid_of, reply_reference, text_of
 from bridges.xmpp.errors import error_reply
@@ -46,12 +48,14 @@ Acknowledge = Callable[[str, str, str], None]
 REFUSAL_INTERVAL = 60.0
 _REFUSALS_REMEMBERED = 10_000
 
-_ORIGIN_POST = re.compile(r"^post-(\d{1,19})$")
+# A bridged post, or the reminder of an announcement (answering either one is about the announcement).
+_ORIGIN_POST = re.compile(r"^(?:post|reminder)-(\d{1,19})$")
 _LEADING_POST_ID = re.compile(r"^@(\d{1,19})(?:\s+|$)(.*)$", re.DOTALL)
 
 
 def post_id_of_origin(origin_id: str) -> int | None:
-    """The post a bridged message carried (its stanza id and origin-id are ``post-<id>``)."""
+    """The post a bridged message carried (its stanza id and origin-id are ``post-<id>``, or
+    ``reminder-<id>`` for the reminder of announcement ``<id>``)."""
     match = _ORIGIN_POST.fullmatch(origin_id.strip())
     return int(match.group(1)) if match else None
 
@@ -94,6 +98,7 @@ class Inbound:
         self._say = say
         self._acknowledge = acknowledge
         self._commands = CommandHandlers(services, addresses, public_url)
+        self._acks = Acknowledgements(services)
         self._in_order = in_order
         self._refusals = RefusalMemory()
 
@@ -134,7 +139,7 @@ class Inbound:
                     text, _ = self._reply_of(stanza, body, leading_id=False)  # a quoted bot answer is no command
                     return await self._commands.run(user, commands.parse(text))
                 case AddressKind.CHANNEL:
-                    await self._post(user, stanza, body, channel=address.name)
+                    return await self._to_channel(user, stanza, body, address.name)
                 case AddressKind.PERSON:
                     await self._to_person(user, stanza, body, address.name)
                 case _:
@@ -145,9 +150,13 @@ class Inbound:
             return error_reply(error).text
         return None
 
-    async def _post(self, user: User, stanza: Any, body: str, channel: str | None) -> None:
-        text, in_reply_to = self._reply_of(stanza, body, leading_id=channel is not None)
-        await self._services.posts.create(user, PostDraft(text=text, channel=channel, in_reply_to=in_reply_to))
+    async def _to_channel(self, user: User, stanza: Any, body: str, channel: str) -> str | None:
+        """A post in the channel (silent on success), or an acknowledgement (answered: it is a command)."""
+        text, in_reply_to = self._reply_of(stanza, body, leading_id=True)
+        answer = await self._acks.in_channel(user, channel, text, in_reply_to)
+        if answer is None:
+            await self._services.posts.create(user, PostDraft(text=text, channel=channel, in_reply_to=in_reply_to))
+        return answer
 
     async def _to_person(self, user: User, stanza: Any, body: str, username: str) -> None:
         text, in_reply_to = self._reply_of(stanza, body, leading_id=False)

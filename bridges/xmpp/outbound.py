@@ -24,7 +24,7 @@ from bridges.xmpp.bridge import BridgeDisconnected, XmppBridge
 from bridges.xmpp.outbound_messages import OutgoingMessage, render
 from bridges.xmpp.outbound_returns import Returns
 from bridges.xmpp.outbound_tasks import TaskGroup
-from intrablog.domain.events import DirectMessageSent, PostCreated
+from intrablog.domain.events import AckReminderDue, DirectMessageSent, PostCreated
 from intrablog.domain.im import Decision, Delivery, decide
 from intrablog.observability import request_id
 from intrablog.services.facade import Services
@@ -39,7 +39,8 @@ EXPAND_LIMIT = 20
 MAX_ATTEMPTS = 3
 # How long stop() lets the batch in hand finish (sent and confirmed) before cancelling it.
 STOP_GRACE_SECONDS = 5.0
-_WAKING_EVENTS = (PostCreated, DirectMessageSent)
+# A reminder round writes its deliveries directly (no outbox row): its event wakes the worker as well.
+_WAKING_EVENTS = (PostCreated, DirectMessageSent, AckReminderDue)
 
 
 class EventSubscription(Protocol):

@@ -9,7 +9,10 @@ from dataclasses import dataclass
 
 from bridges.xmpp.addresses import Addresses
 from bridges.xmpp.replies import post_url
-from intrablog.domain.im import Delivery, origin_id_for_post
+from intrablog.domain.im import Delivery, DeliveryReason, origin_id_for_post
+
+# The last line of an announcement that asks for acknowledgement (inbound takes "ack" answered to it).
+ACK_HINT = "Reply ack to acknowledge."
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,20 @@ def render(delivery: Delivery, addresses: Addresses, public_url: str) -> Outgoin
     else:
         sender = addresses.person_jid(post.author.username)
         body = f"{post.text}\n{link}"
+    if delivery.reason is DeliveryReason.REMINDER:
+        # Threaded under the announcement, from its channel: "ack" answered to either one acknowledges it.
+        return OutgoingMessage(
+            to=delivery.recipient_jid,
+            sender=sender,
+            body=f"Reminder: please acknowledge — {post.author.username}: {post.text}\n{link} (reply ack)",
+            origin_id=delivery.origin_id,
+            reply_to_origin=origin_id_for_post(post.id),
+            reply_to_jid=sender,
+        )
+    if post.urgent:
+        body = f"URGENT: {body}"
+    if post.requires_ack:
+        body = f"{body}\n{ACK_HINT}"
     if post.in_reply_to is None:
         return OutgoingMessage(delivery.recipient_jid, sender, body, delivery.origin_id)
     # The parent reached this recipient (if at all) from the same address, under its own origin-id: a

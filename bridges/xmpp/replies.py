@@ -23,7 +23,7 @@ def help_text(addresses: Addresses) -> str:
             *lines,
             f"Write to a channel at NAME@{addresses.domain} to post in it, and to a person at "
             f"~USERNAME@{addresses.domain} for a direct message. Answer a post to reply in its thread "
-            "(or start a message with @<post id>).",
+            "(or start a message with @<post id>); answer ack to an announcement to acknowledge it.",
         ]
     )
 
@@ -98,6 +98,34 @@ def direct_sent(username: str) -> str:
 
 def replied(post: Post, public_url: str) -> str:
     return f"Replied in the thread: {post_url(public_url, post.id)} (id {post.id})"
+
+
+# How much of a post an answer quotes to say which one it was about.
+FIRST_WORDS_CHARS = 60
+
+
+def first_words(text: str, limit: int = FIRST_WORDS_CHARS) -> str:
+    """The start of ``text`` on one line, cut at a word boundary: "Office closed on Monday for the…"."""
+    flat = " ".join(text.split())
+    if len(flat) <= limit:
+        return flat
+    cut = flat[:limit].rsplit(" ", 1)[0] or flat[:limit]
+    return f"{cut.rstrip(',;:.-')}…"
+
+
+def acknowledged(post: Post, still_waiting: list[Post] | None = None) -> str:
+    lines = [f"Acknowledged: {first_words(post.text)}"]
+    if still_waiting:
+        noun = "announcement is" if len(still_waiting) == 1 else "announcements are"
+        lines.append(f"{len(still_waiting)} more {noun} waiting for you: send ack again, or ack <post id>:")
+        lines.extend(f"  {other.id}: {first_words(other.text)}" for other in still_waiting[:5])
+    return "\n".join(lines)
+
+
+def nothing_to_acknowledge(channel: str | None) -> str:
+    if channel is not None:
+        return f"Nothing in {channel} is waiting for your acknowledgement."
+    return "Nothing is waiting for your acknowledgement. To acknowledge a given post: ack <post id>."
 
 
 def favourited(post: Post, public_url: str) -> str:

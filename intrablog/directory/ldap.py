@@ -23,6 +23,7 @@ from intrablog.directory.ldap_connection import (
     Entry,
     bind_service,
     close,
+    department_of,
     find_person,
     open_connection,
     simple_bind,
@@ -206,6 +207,7 @@ class LdapDirectory:
             display_name=entry.first(names.display_name) or username,
             email=entry.first(names.mail),
             xmpp_address=xmpp,
+            department=department_of(entry, self._config),
         )
 
 

@@ -183,15 +183,11 @@ def simple_bind(connection: ldap3.Connection, name: str, password: bytes) -> boo
 def find_person(connection: ldap3.Connection, config: LdapConfig, username: str) -> Entry | None:
     """The single entry user_filter matches for this username; None when none or several do."""
     search_filter = config.user_filter.replace("{username}", escape_filter_chars(username))
-    names = config.attributes
-    attributes = [names.username, names.display_name, names.mail]
-    if names.xmpp:
-        attributes.append(names.xmpp)
     connection.search(
         config.user_base,
         search_filter,
         search_scope=ldap3.SUBTREE,
-        attributes=attributes,
+        attributes=person_attributes(config),
         # Two are enough to know the answer is ambiguous.
         size_limit=2,
     )
@@ -207,6 +203,24 @@ def find_person(connection: ldap3.Connection, config: LdapConfig, username: str)
         return None
     raw = entries[0]
     return Entry(dn=str(raw.get("dn") or ""), attributes=decoded_attributes(raw.get("raw_attributes") or {}))
+
+
+def person_attributes(config: LdapConfig) -> list[str]:
+    """What is read of a person, at sign-in and in the sync listing alike."""
+    names = config.attributes
+    attributes = [names.username, names.display_name, names.mail]
+    for optional in (names.department, names.xmpp):
+        if optional:
+            attributes.append(optional)
+    return attributes
+
+
+def department_of(entry: Entry, config: LdapConfig) -> str | None:
+    """The configured department attribute, trimmed; None when absent or blank (the report says "(none)")."""
+    name = config.attributes.department
+    value = (entry.first(name) or "").strip() if name else ""
+    # Bounded like the column that stores it: a directory value is never a reason to fail a sign-in.
+    return value[:256] or None
 
 
 def decoded_attributes(raw_attributes: Any) -> dict[str, list[str]]:

@@ -15,7 +15,13 @@ import ldap3
 from ldap3.utils.conv import escape_filter_chars
 
 from intrablog.config import LdapConfig
-from intrablog.directory.ldap_connection import Entry, decoded_attributes, result_code
+from intrablog.directory.ldap_connection import (
+    Entry,
+    decoded_attributes,
+    department_of,
+    person_attributes,
+    result_code,
+)
 from intrablog.domain.directory import DirectoryGroup, DirectorySnapshot, GroupKind, ListedPerson
 from intrablog.domain.model import DirectoryPerson
 from intrablog.domain.rules import is_plausible_username
@@ -24,7 +30,16 @@ log = logging.getLogger(__name__)
 
 _PAGED_RESULTS = "1.2.840.113556.1.4.319"
 _IN_CHAIN = "1.2.840.113556.1.4.1941"
+# Active Directory adds to every subtree search from the domain root continuation references to the other
+# naming contexts of the forest (Configuration, DomainDnsZones, ForestDnsZones), which hold no people: a listing
+# there could never complete. Its domain scope control leaves them out. Sent to Active Directory only: OpenLDAP
+# honours it too, and there a reference means people on another server, which must end the listing.
+_DOMAIN_SCOPE = ("1.2.840.113556.1.4.1339", False, None)
+# LDAP_CAP_ACTIVE_DIRECTORY_OID in the root DSE's supportedCapabilities: the server is Active Directory.
+_AD_CAPABILITY = "1.2.840.113556.1.4.800"
 _RESULT_NAMES = {
+    # Active Directory's answer to a search made without a bind: the sync needs a service account there.
+    1: "operations error (Active Directory's answer to an anonymous search: set ldap.bind_dn and ldap.bind_password)",
     3: "time limit exceeded",
     4: "size limit exceeded",
     10: "referral",
@@ -45,9 +60,14 @@ def normalized_dn(dn: str) -> str:
 
 
 def search_all(
-    connection: ldap3.Connection, base: str, search_filter: str, attributes: list[str], page_size: int
+    connection: ldap3.Connection,
+    base: str,
+    search_filter: str,
+    attributes: list[str],
+    page_size: int,
+    domain_scope: bool = False,
 ) -> Iterator[Entry]:
-    """Every entry matching, page by page (one unpaged search when ``page_size`` is 0)."""
+    """Every entry matching, page by page (one unpaged search when ``page_size`` is 0); ``domain_scope`` for AD."""
     cookie: bytes | None = None
     while True:
         connection.search(
@@ -57,11 +77,12 @@ def search_all(
             attributes=attributes or [ldap3.NO_ATTRIBUTES],
             paged_size=page_size or None,
             paged_cookie=cookie,
+            controls=[_DOMAIN_SCOPE] if domain_scope else None,
         )
         code = result_code(connection)
         if code != 0:
             reason = _RESULT_NAMES.get(code, "result")
-            raise ListingIncomplete(f"search of {base!r} ended with {reason} ({code})")
+            raise ListingIncomplete(f"search of {base!r} ended with {reason} ({code}){_diagnostic(connection)}")
         for item in connection.response or []:
             kind = item.get("type")
             if kind == "searchResRef":
@@ -74,6 +95,25 @@ def search_all(
         cookie = _next_cookie(connection)
         if not cookie:
             return
+
+
+def is_active_directory(connection: ldap3.Connection) -> bool:
+    """Whether the server's root DSE says it is Active Directory; False when it cannot be read."""
+    connection.search("", "(objectClass=*)", search_scope=ldap3.BASE, attributes=["supportedCapabilities"])
+    if result_code(connection) != 0:
+        return False
+    for item in connection.response or []:
+        if item.get("type") == "searchResEntry":
+            entry = Entry(dn="", attributes=decoded_attributes(item.get("raw_attributes") or {}))
+            return _AD_CAPABILITY in entry.values("supportedCapabilities")
+    return False
+
+
+def _diagnostic(connection: ldap3.Connection) -> str:
+    """The server's own words about a failed search, bounded (they end up in sync_runs and the logs)."""
+    result: Any = connection.result
+    message = str(result.get("message") or "").strip() if isinstance(result, dict) else ""
+    return f": {message[:200]}" if message else ""
 
 
 def _next_cookie(connection: ldap3.Connection) -> bytes | None:
@@ -93,8 +133,10 @@ class Lister:
         self._connection = connection
         self._config = config
         self._page_size = page_size
+        self._domain_scope = False
 
     def snapshot(self) -> DirectorySnapshot:
+        self._domain_scope = is_active_directory(self._connection)
         people = self._people()
         by_dn = {normalized_dn(dn): person.username for dn, person in people.items()}
         groups, members = self._groups(by_dn)
@@ -109,13 +151,16 @@ class Lister:
 
     def _people(self) -> dict[str, DirectoryPerson]:
         names = self._config.attributes
-        attributes = [names.username, names.display_name, names.mail]
-        if names.xmpp:
-            attributes.append(names.xmpp)
+        attributes = person_attributes(self._config)
         people: dict[str, DirectoryPerson] = {}
         seen: set[str] = set()
         entries = search_all(
-            self._connection, self._config.user_base, self._config.people_filter, attributes, self._page_size
+            self._connection,
+            self._config.user_base,
+            self._config.people_filter,
+            attributes,
+            self._page_size,
+            self._domain_scope,
         )
         for entry in entries:
             username = next((value.strip().lower() for value in entry.values(names.username) if value.strip()), "")
@@ -133,6 +178,7 @@ class Lister:
                 display_name=entry.first(names.display_name) or username,
                 email=entry.first(names.mail),
                 xmpp_address=xmpp,
+                department=department_of(entry, self._config),
             )
         return people
 
@@ -151,7 +197,10 @@ class Lister:
             attributes += [*settings.member_dn_attributes, settings.member_uid_attribute]
         groups: list[DirectoryGroup] = []
         direct: dict[str, set[str]] = {}  # group DN (normalized) -> member DNs (normalized) or usernames
-        for entry in search_all(self._connection, base, f"(|{wanted})", attributes, self._page_size):
+        groups_found = search_all(
+            self._connection, base, f"(|{wanted})", attributes, self._page_size, self._domain_scope
+        )
+        for entry in groups_found:
             classes = {value.lower() for value in entry.values("objectClass")}
             kind = GroupKind.MEMBER_DN if classes & set(dn_classes) else GroupKind.MEMBER_UID
             name = entry.first(settings.name_attribute) or entry.dn
@@ -178,7 +227,10 @@ class Lister:
         people_filter = self._config.people_filter
         search_filter = f"(&{people_filter}(memberOf:{_IN_CHAIN}:={escape_filter_chars(group_dn)}))"
         found: set[str] = set()
-        for entry in search_all(self._connection, self._config.user_base, search_filter, [], self._page_size):
+        entries = search_all(
+            self._connection, self._config.user_base, search_filter, [], self._page_size, self._domain_scope
+        )
+        for entry in entries:
             username = person_by_dn.get(normalized_dn(entry.dn))
             if username is not None:
                 found.add(username)

@@ -49,6 +49,11 @@ class PeopleChanges:
     deactivated: int = 0
     reactivated: int = 0
     deactivated_ids: tuple[int, ...] = ()
+    # Who, by username, sorted: the audit log names the people when a sync changed few of them.
+    created_usernames: tuple[str, ...] = ()
+    updated_usernames: tuple[str, ...] = ()
+    deactivated_usernames: tuple[str, ...] = ()
+    reactivated_usernames: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

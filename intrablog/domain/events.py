@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from intrablog.domain.directory import SyncReport
 from intrablog.domain.im import DirectMessage
-from intrablog.domain.model import Channel, Post, Role
+from intrablog.domain.model import Acknowledgement, Channel, Post, Role
 
 
 @dataclass(frozen=True)
@@ -67,6 +67,26 @@ class DirectorySynced:
     report: SyncReport
 
 
+@dataclass(frozen=True)
+class AnnouncementAcknowledged:
+    """Someone acknowledged an announcement for the first time (a repeated acknowledgement publishes nothing)."""
+
+    acknowledgement: Acknowledgement
+    user_id: int
+    author_id: int
+
+
+@dataclass(frozen=True)
+class AckReminderDue:
+    """The one reminder round of an announcement went out: these people had not acknowledged it.
+
+    IM reminders are deliveries already; the web's live stream tells these people's open pages.
+    """
+
+    post_id: int
+    user_ids: tuple[int, ...]
+
+
 DomainEvent = (
     PostCreated
     | PostDeleted
@@ -77,4 +97,6 @@ DomainEvent = (
     | SignedIn
     | DirectMessageSent
     | DirectorySynced
+    | AnnouncementAcknowledged
+    | AckReminderDue
 )

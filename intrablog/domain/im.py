@@ -39,6 +39,7 @@ class DeliveryReason(enum.StrEnum):
     DIRECT = "direct"  # a direct message to them
     ANNOUNCEMENT = "announcement"  # a post in an announcement channel
     URGENT = "urgent"  # an announcement marked urgent
+    REMINDER = "reminder"  # the one reminder of an announcement they have not acknowledged yet
 
 
 class Decision(enum.StrEnum):
@@ -47,15 +48,22 @@ class Decision(enum.StrEnum):
 
 
 _GETS_THROUGH_AWAY = frozenset(
-    {DeliveryReason.MENTION, DeliveryReason.DIRECT, DeliveryReason.ANNOUNCEMENT, DeliveryReason.URGENT}
+    {
+        DeliveryReason.MENTION,
+        DeliveryReason.DIRECT,
+        DeliveryReason.ANNOUNCEMENT,
+        DeliveryReason.URGENT,
+        DeliveryReason.REMINDER,
+    }
 )
 
 
 def decide(presence: Presence, reason: DeliveryReason) -> Decision:
     """Presence-aware delivery (issue 4, item 8).
 
-    available/chat: everything. away/xa: only mentions, direct messages and announcements. dnd: only urgent
-    announcements. unavailable: everything is sent, and the server's offline storage keeps it for login.
+    available/chat: everything. away/xa: only mentions, direct messages and announcements (their reminders
+    too). dnd: only urgent announcements. unavailable: everything is sent, and the server's offline storage
+    keeps it for login.
     """
     if presence in (Presence.AVAILABLE, Presence.CHAT, Presence.UNAVAILABLE):
         return Decision.SEND
@@ -69,6 +77,7 @@ REASONS_STRONGEST_FIRST: tuple[DeliveryReason, ...] = (
     DeliveryReason.URGENT,
     DeliveryReason.DIRECT,
     DeliveryReason.ANNOUNCEMENT,
+    DeliveryReason.REMINDER,
     DeliveryReason.MENTION,
     DeliveryReason.TRACK,
     DeliveryReason.PERSON,
@@ -141,6 +150,11 @@ def origin_id_for_post(post_id: int) -> str:
 
 def origin_id_for_message(message_id: int) -> str:
     return f"dm-{message_id}"
+
+
+def origin_id_for_reminder(post_id: int) -> str:
+    """A reminder is a message of its own (the announcement's own origin-id was delivered already)."""
+    return f"reminder-{post_id}"
 
 
 @dataclass(frozen=True)
@@ -271,10 +285,10 @@ class PostAudience:
 
     Candidates: the channel's followers with IM on (CHANNEL), the author's followers with IM on (PERSON),
     the people it mentions (MENTION), the people tracking one of ``words`` (TRACK); for an announcement,
-    every active user (ANNOUNCEMENT, whatever their IM switches). Then, in every case: never the author,
-    only active people with an IM address, IM switched on (announcements excepted), and for a private
-    channel only those who may read it (members and site admins). Each person gets one delivery, with the
-    strongest of their reasons.
+    every active user (ANNOUNCEMENT, or URGENT when ``urgent``, whatever their IM switches). Then, in every
+    case: never the author, only active people with an IM address, IM switched on (announcements excepted),
+    and for a private channel only those who may read it (members and site admins). Each person gets one
+    delivery, with the strongest of their reasons.
     """
 
     post_id: int
@@ -284,6 +298,7 @@ class PostAudience:
     announcement: bool
     members_only: bool
     words: frozenset[str]
+    urgent: bool = False
 
 
 def post_audience(post: Post, channel: Channel | None) -> PostAudience:
@@ -295,6 +310,7 @@ def post_audience(post: Post, channel: Channel | None) -> PostAudience:
         announcement=channel is not None and channel.is_announcement,
         members_only=channel is not None and channel.is_private,
         words=words_in(post.text),
+        urgent=channel is not None and channel.is_announcement and post.urgent,
     )
 
 

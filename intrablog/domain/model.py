@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -183,3 +184,50 @@ class Page(Generic[T]):
     items: list[T] = field(default_factory=list)
     # The cursor for the next (older) page, or None at the end.
     next_before: int | None = None
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One line of the audit log: who changed membership, roles or bindings, deleted a post, or ran a sync."""
+
+    id: int
+    at: datetime
+    # The username of who did it; None when the system did (the directory sync, sign-in from groups).
+    actor: str | None
+    # A dotted verb: "membership.added", "role.changed", "binding.removed", "post.deleted", "sync.finished"...
+    action: str
+    # What it was done to, in words a reader knows: "channel engineering", "post 123", "directory".
+    subject: str
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Acknowledgement:
+    """Someone confirmed they read an announcement that asked for it; ``via`` is the door: "web" or "im"."""
+
+    post_id: int
+    username: str
+    display_name: str
+    department: str | None
+    at: datetime
+    via: str
+
+
+@dataclass(frozen=True)
+class PendingAcknowledgement:
+    """Someone asked to acknowledge an announcement who has not yet."""
+
+    username: str
+    display_name: str
+    department: str | None
+
+
+@dataclass(frozen=True)
+class AckReport:
+    """Who acknowledged an announcement and who not yet, as its author and the channel's posters see it."""
+
+    post: Post
+    acknowledged: list[Acknowledgement]  # oldest first
+    pending: list[PendingAcknowledgement]  # by department (none last), then username
+    # (department or "(none)", acknowledged, pending), by department with "(none)" last.
+    by_department: list[tuple[str, int, int]]

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Any, Protocol, Self
 
+from intrablog.domain.acknowledgement_ports import AcknowledgementRepository
 from intrablog.domain.bindings import BindingChanges, CurrentMembership, GroupBinding
 from intrablog.domain.directory import DirectorySnapshot, PeopleChanges, SyncReport
 from intrablog.domain.events import DomainEvent
@@ -21,6 +22,7 @@ from intrablog.domain.im import (
     TrackedWord,
 )
 from intrablog.domain.model import (
+    AuditEntry,
     AuthorView,
     Channel,
     ChannelKind,
@@ -226,8 +228,8 @@ class BindingRepository(Protocol):
         """Add group memberships with a follow, change roles, remove memberships with their follow."""
         ...
 
-    async def everyone_joins(self, channel_id: int, now: datetime, only_user: int | None = None) -> int:
-        """Every active user (or only this one) becomes a member and follower; returns the members added."""
+    async def everyone_joins(self, channel_id: int, now: datetime, only_user: int | None = None) -> list[int]:
+        """Every active user (or only this one) becomes a member and follower; returns the ids of those added."""
         ...
 
 
@@ -332,6 +334,23 @@ class ImRepository(Protocol):
     async def stats(self, user_id: int) -> ImStats: ...
 
 
+class AuditRepository(Protocol):
+    """The audit log: entries are written in the transaction of the change they record, read newest first."""
+
+    async def add(
+        self, at: datetime, actor: User | None, action: str, subject: str, details: Mapping[str, Any]
+    ) -> None: ...
+
+    async def page(self, page: PageRequest, action: str | None = None) -> list[AuditEntry]:
+        """Newest first, ids below ``page.before``; ``action`` matches exactly, or as a prefix when it ends
+        with "." ("membership." is every membership.* entry)."""
+        ...
+
+    async def usernames(self, user_ids: Collection[int]) -> dict[int, str]:
+        """Usernames by id, to name the people an entry is about (a fixed number of queries)."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction. Leaving the block without commit() rolls back."""
 
@@ -346,6 +365,8 @@ class UnitOfWork(Protocol):
     im: ImRepository
     directory_sync: DirectorySyncRepository
     bindings: BindingRepository
+    acknowledgements: AcknowledgementRepository
+    audit: AuditRepository
 
     async def commit(self) -> None: ...
 

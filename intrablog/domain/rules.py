@@ -121,3 +121,12 @@ def can_delete_post(user: User, post: Post, membership: Membership | None) -> bo
 
 def can_leave_channel(channel: Channel) -> bool:
     return channel.kind is not ChannelKind.ANNOUNCEMENT
+
+
+def can_see_ack_report(user: User, post: Post, membership: Membership | None) -> bool:
+    """Who acknowledged an announcement is for its author, the channel's posters and admins, site admins."""
+    if not user.active:
+        return False
+    if post.author_id == user.id or user.is_site_admin:
+        return True
+    return membership is not None and membership.role.at_least(Role.POSTER)

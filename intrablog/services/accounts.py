@@ -13,6 +13,7 @@ from intrablog.domain.events import SignedIn
 from intrablog.domain.model import ChannelKind, Role, User
 from intrablog.domain.ports import UnitOfWork
 from intrablog.errors import Unauthenticated
+from intrablog.services.audit import MembershipChange, record_membership
 from intrablog.services.context import ServiceContext
 from intrablog.services.group_roles import apply_group_roles
 
@@ -95,3 +96,8 @@ async def apply_configured_roles(uow: UnitOfWork, ctx: ServiceContext, user: Use
         membership = await uow.channels.membership(channel.id, user.id)
         if membership is None or not membership.role.at_least(wanted):
             await uow.channels.set_membership(channel.id, user.id, wanted, now)
+            if wanted is not Role.MEMBER:
+                # A role the config grants is audited; everyone's automatic announcement membership is not
+                # (it would be one entry per person of the company, saying nothing).
+                change = MembershipChange(channel.name, user.id, membership.role if membership else None, wanted)
+                await record_membership(uow, now, None, change, user.username, source="configuration at sign-in")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TypeVar
 
 from intrablog.domain import rules
@@ -12,6 +13,7 @@ from intrablog.domain.model import Channel, ChannelKind, Membership, MemberView,
 from intrablog.domain.ports import UnitOfWork
 from intrablog.errors import Conflict, FieldError, Forbidden, Invalid
 from intrablog.services.access import readable_channel
+from intrablog.services.audit import MembershipChange, channel_subject, record, record_membership
 from intrablog.services.context import ServiceContext
 
 
@@ -81,6 +83,7 @@ class ChannelService:
             channel = await uow.channels.add(name, title, description, kind, visibility, actor.id, now)
             await uow.channels.set_membership(channel.id, actor.id, Role.ADMIN, now)
             await uow.follows.follow_channel(actor.id, channel.id, now)
+            await _record_created(uow, now, actor, channel, admin=actor.username)
             await uow.commit()
         await self._publish(ChannelCreated(channel), MembershipChanged(channel.id, actor.id, Role.ADMIN))
         return ChannelView(channel, 1, Role.ADMIN, True)
@@ -109,6 +112,8 @@ class ChannelService:
             if membership is None:
                 membership = await uow.channels.set_membership(channel.id, viewer.id, Role.MEMBER, now)
                 events.append(MembershipChanged(channel.id, viewer.id, Role.MEMBER))
+                joined = MembershipChange(channel.name, viewer.id, None, Role.MEMBER)
+                await record_membership(uow, now, viewer, joined, viewer.username)
             if await uow.follows.follow_channel(viewer.id, channel.id, now):
                 events.append(Followed(viewer.id, channel_id=channel.id))
             view = await self._view(uow, viewer, channel, membership)
@@ -119,6 +124,7 @@ class ChannelService:
     async def unfollow(self, viewer: User, name: str) -> ChannelView:
         """Stop following. Leaving a public channel as a plain member also ends the membership."""
         events: list[DomainEvent] = []
+        now = self._ctx.clock.now()
         async with self._ctx.database.unit_of_work() as uow:
             access = await readable_channel(uow, viewer, name)
             channel, membership = access.channel, access.membership
@@ -129,6 +135,8 @@ class ChannelService:
             if not channel.is_private and membership is not None and membership.role is Role.MEMBER:
                 await uow.channels.remove_membership(channel.id, viewer.id)
                 events.append(MembershipChanged(channel.id, viewer.id, None))
+                left = MembershipChange(channel.name, viewer.id, Role.MEMBER, None)
+                await record_membership(uow, now, viewer, left, viewer.username)
                 membership = None
             view = await self._view(uow, viewer, channel, membership)
             await uow.commit()
@@ -152,6 +160,7 @@ class ChannelService:
                     None,
                     now,
                 )
+                await _record_created(uow, now, None, channel, source="config")
                 created.append(channel.name)
             await uow.commit()
         return created
@@ -169,3 +178,17 @@ class ChannelService:
     async def _publish(self, *events: DomainEvent) -> None:
         for event in events:
             await self._ctx.events.publish(event)
+
+
+async def _record_created(uow: UnitOfWork, now: datetime, actor: User | None, channel: Channel, **details: str) -> None:
+    await record(
+        uow,
+        now,
+        actor,
+        "channel.created",
+        channel_subject(channel.name),
+        title=channel.title,
+        kind=channel.kind.value,
+        visibility=channel.visibility.value,
+        **details,
+    )

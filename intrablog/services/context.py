@@ -28,6 +28,9 @@ class Policy:
     max_page_size: int = 100
     # Where people open intrablog; IM messages and summaries link there (config: server.public_url).
     public_url: str = "http://127.0.0.1:8080"
+    # Who has not acknowledged an announcement is reminded once, this long after it (0: never); config:
+    # announcements.reminder_delay_minutes.
+    ack_reminder_delay_minutes: float = 240.0
 
 
 @dataclass(frozen=True)

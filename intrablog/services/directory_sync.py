@@ -14,12 +14,14 @@ from datetime import datetime
 from intrablog.domain.directory import DirectorySnapshot, SyncReport
 from intrablog.domain.events import DirectorySynced
 from intrablog.errors import IntrablogError
+from intrablog.services.audit import record, sync_details
 from intrablog.services.context import ServiceContext
 from intrablog.services.group_roles import apply_group_roles
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str], None]
+SYNC_SUBJECT = "directory"
 
 
 def _quiet(_: str) -> None:
@@ -67,7 +69,7 @@ class DirectorySyncService:
             memberships = await uow.directory_sync.replace_groups(snapshot)
             revoked = await uow.sessions.revoke_all_of(changes.deactivated_ids, now)
             # After people and groups, in the same transaction: channel memberships from bound groups.
-            bound_changes = await apply_group_roles(uow, self._ctx.policy, now)
+            bound = await apply_group_roles(uow, self._ctx.policy, now)
             report = SyncReport(
                 ok=True,
                 started_at=started_at,
@@ -80,9 +82,12 @@ class DirectorySyncService:
                 groups=len(snapshot.groups),
                 memberships=memberships,
                 sessions_revoked=revoked,
-                channel_memberships_changed=bound_changes,
+                channel_memberships_changed=bound.reconciled,
             )
             await uow.directory_sync.record_run(report)
+            # One entry for the whole run, however many people it touched.
+            details = await sync_details(uow, report, changes, bound.changes)
+            await record(uow, report.finished_at, None, "sync.finished", SYNC_SUBJECT, **details)
             await uow.commit()
         return report
 
@@ -101,6 +106,7 @@ class DirectorySyncService:
         try:
             async with self._ctx.database.unit_of_work() as uow:
                 await uow.directory_sync.record_run(report)
+                await record(uow, report.finished_at, None, "sync.failed", SYNC_SUBJECT, error=report.error)
                 await uow.commit()
         except IntrablogError as exc:  # the database may be what failed; the report still tells the caller
             log.error("could not record the failed directory sync: %s", exc.detail)

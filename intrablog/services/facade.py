@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 from intrablog.errors import Unavailable
 from intrablog.services.accounts import AccountService
+from intrablog.services.announcements import AnnouncementService
+from intrablog.services.audit import AuditService
 from intrablog.services.channels import ChannelService
 from intrablog.services.context import ServiceContext
 from intrablog.services.delivery import DeliveryService
@@ -45,6 +47,8 @@ class Services:
         self.delivery = DeliveryService(ctx)
         self.directory_sync = DirectorySyncService(ctx)
         self.group_bindings = GroupBindingService(ctx)
+        self.announcements = AnnouncementService(ctx)
+        self.audit = AuditService(ctx)
 
     async def health(self) -> Health:
         database, directory = await asyncio.gather(

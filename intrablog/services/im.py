@@ -21,6 +21,7 @@ from intrablog.domain.model import PageRequest, Post, Role, User
 from intrablog.domain.ports import UnitOfWork
 from intrablog.errors import Forbidden, Invalid, NotFound
 from intrablog.services.access import readable_channel, readable_post
+from intrablog.services.audit import MembershipChange, record_membership
 from intrablog.services.context import ServiceContext
 
 _LATEST = PageRequest(limit=1)
@@ -71,6 +72,8 @@ class ImService:
                 if access.membership is None:
                     await uow.channels.set_membership(channel.id, user.id, Role.MEMBER, now)
                     events.append(MembershipChanged(channel.id, user.id, Role.MEMBER))
+                    joined = MembershipChange(channel.name, user.id, None, Role.MEMBER)
+                    await record_membership(uow, now, user, joined, user.username, via="im")
                 if await uow.follows.follow_channel(user.id, channel.id, now):
                     events.append(Followed(user.id, channel_id=channel.id))
                 await uow.im.set_channel_delivery(user.id, channel.id, True)
@@ -94,6 +97,7 @@ class ImService:
     async def leave(self, user: User, target: ImTarget) -> str:
         """Unfollow. Leaving a public channel as a plain member also ends the membership (as on the web)."""
         events: list[DomainEvent] = []
+        now = self._ctx.clock.now()
         async with self._ctx.database.unit_of_work() as uow:
             if target.kind == "channel":
                 access = await readable_channel(uow, user, target.name)
@@ -108,6 +112,8 @@ class ImService:
                 if not channel.is_private and membership is not None and membership.role is Role.MEMBER:
                     await uow.channels.remove_membership(channel.id, user.id)
                     events.append(MembershipChanged(channel.id, user.id, None))
+                    gone = MembershipChange(channel.name, user.id, Role.MEMBER, None)
+                    await record_membership(uow, now, user, gone, user.username, via="im")
                 what = channel.name
             else:
                 person = await _known_person(uow, target.name)

@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from intrablog.domain import rules
+from intrablog.domain.announcements import check_announcement_flags
 from intrablog.domain.events import PostCreated, PostDeleted
-from intrablog.domain.model import NewPost, Post, User
+from intrablog.domain.model import Channel, NewPost, Post, User
 from intrablog.errors import Forbidden, Invalid
 from intrablog.services.access import can_read_post, readable_channel, readable_post
+from intrablog.services.audit import record_deletion
 from intrablog.services.context import ServiceContext
 
 
@@ -17,6 +19,10 @@ class PostDraft:
     text: str
     channel: str | None = None
     in_reply_to: int | None = None
+    # Announcements only (a new post in an announcement channel): ask everyone to acknowledge it; get it
+    # through "do not disturb" on IM.
+    requires_ack: bool = False
+    urgent: bool = False
 
 
 class PostService:
@@ -38,18 +44,20 @@ class PostService:
                     raise Invalid("channel", "a reply stays in the channel of the post it answers")
                 channel_name = parent.channel_name
                 thread_root = parent.thread_root
-            channel_id: int | None = None
+            channel: Channel | None = None
             if channel_name is not None:
                 access = await readable_channel(uow, author, channel_name)
                 if not rules.can_post_in(author, access.channel, access.membership):
                     raise Forbidden(f"you may not post in {channel_name!r}")
-                channel_id = access.channel.id
+                channel = access.channel
+            # After the rights: someone who may not post there hears that, not how to fill the form.
+            check_announcement_flags(draft.requires_ack, draft.urgent, channel, is_reply=draft.in_reply_to is not None)
             post_id = self._ctx.ids.next_id(now)
             post = await uow.posts.add(
                 NewPost(
                     id=post_id,
                     author_id=author.id,
-                    channel_id=channel_id,
+                    channel_id=channel.id if channel is not None else None,
                     text=text,
                     in_reply_to=draft.in_reply_to,
                     thread_root=thread_root if thread_root is not None else post_id,
@@ -57,6 +65,8 @@ class PostService:
                     mentions=parsed.mentions,
                     tags=parsed.tags,
                     links=parsed.links,
+                    requires_ack=draft.requires_ack,
+                    urgent=draft.urgent,
                 )
             )
             # In the post's own transaction: a post is never stored without its IM delivery, nor the reverse.
@@ -83,6 +93,10 @@ class PostService:
             )
             if not rules.can_delete_post(actor, post, membership):
                 raise Forbidden("only the author, a channel admin or a site admin may delete this post")
-            await uow.posts.mark_deleted(post.id, self._ctx.clock.now())
+            now = self._ctx.clock.now()
+            await uow.posts.mark_deleted(post.id, now)
+            if actor.id != post.author_id:
+                # Authors deleting their own posts is ordinary use; someone else's is moderation, and audited.
+                await record_deletion(uow, now, actor, post, as_channel_admin=not actor.is_site_admin)
             await uow.commit()
         await self._ctx.events.publish(PostDeleted(post.id, post.author_id, post.channel_id, actor.id))

@@ -9,7 +9,9 @@ from typing import Self
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from intrablog.domain.acknowledgement_ports import AcknowledgementRepository
 from intrablog.domain.ports import (
+    AuditRepository,
     BindingRepository,
     ChannelRepository,
     DeliveryRepository,
@@ -23,6 +25,8 @@ from intrablog.domain.ports import (
     UserRepository,
 )
 from intrablog.storage.errors import domain_error
+from intrablog.storage.repositories.acknowledgements import SqlAcknowledgementRepository
+from intrablog.storage.repositories.audit import SqlAuditRepository
 from intrablog.storage.repositories.bindings import SqlBindingRepository
 from intrablog.storage.repositories.channels import SqlChannelRepository
 from intrablog.storage.repositories.deliveries import SqlDeliveryRepository
@@ -58,6 +62,8 @@ class SqlUnitOfWork:
         self.im: ImRepository = SqlImRepository(session, dialect_name)
         self.directory_sync: DirectorySyncRepository = SqlDirectorySyncRepository(session)
         self.bindings: BindingRepository = SqlBindingRepository(session, dialect_name)
+        self.acknowledgements: AcknowledgementRepository = SqlAcknowledgementRepository(session, dialect_name)
+        self.audit: AuditRepository = SqlAuditRepository(session)
 
     @property
     def session(self) -> AsyncSession:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from intrablog.domain.events import DirectMessageSent, DomainEvent, PostCreated, PostDeleted
+from intrablog.domain.events import AckReminderDue, DirectMessageSent, DomainEvent, PostCreated, PostDeleted
 from intrablog.domain.ids import NODE_BITS, SEQUENCE_BITS
 from intrablog.domain.im import DirectMessage
 from intrablog.domain.model import Post, User
@@ -251,6 +251,8 @@ class LiveHub:
             await self._push(event.post)
         elif isinstance(event, PostDeleted):
             await self._push_deletion(event)
+        elif isinstance(event, AckReminderDue):
+            await self._remind(event)
         elif isinstance(event, DirectMessageSent):
             message = event.message
             # Only the conversation's two people hold streams under its key.
@@ -282,6 +284,17 @@ class LiveHub:
     async def _deliver(self, stream: Stream, post: Post, frames: PostFrames, readers: PostReaders) -> None:
         deletable = can_delete(stream.viewer, post, readers, stream.scope.role)
         await self._offer(stream, post.id, lambda event_id: frames.get(deletable, event_id))
+
+    async def _remind(self, event: AckReminderDue) -> None:
+        """The reminder round of an announcement, to every open page of those who have not acknowledged it.
+
+        A notice, not an item: it has no event id (a page that reconnects shows the home page's list of what
+        waits instead), and a stream still catching up simply misses it.
+        """
+        reminded = set(event.user_ids)
+        frame = plain_frame("reminder", {"id": str(event.post_id), "url": f"/posts/{event.post_id}"})
+        for stream in [s for s in self._streams if s.viewer.id in reminded and s.pending is None]:
+            await self._write(stream, frame)
 
     async def _push_deletion(self, event: PostDeleted) -> None:
         # Only the id travels, and only to readers who could read the post; a page without it ignores it.

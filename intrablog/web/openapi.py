@@ -37,14 +37,14 @@ def _page_parameters(max_page_size: int) -> list[dict[str, Any]]:
             "name": "limit",
             "in": "query",
             "required": False,
-            "description": "Posts per page (newest first)",
+            "description": "Items per page (newest first)",
             "schema": {"type": "integer", "minimum": 1, "maximum": max_page_size, "default": 20},
         },
         {
             "name": "before",
             "in": "query",
             "required": False,
-            "description": "Only posts older than this post id (the cursor from the Link header)",
+            "description": "Only items older than this id (the cursor from the Link header)",
             "schema": {"type": "string", "pattern": POST_ID_PATTERN},
         },
     ]
@@ -56,7 +56,7 @@ def _error_statuses(op: Operation) -> list[int]:
         statuses.add(401)
         if op.method in _UNSAFE:
             statuses.add(403)
-    if op.body is not None or op.paged:
+    if op.body is not None or op.paged or op.query:
         statuses.add(422)
     return sorted(statuses)
 
@@ -73,6 +73,10 @@ def _operation(op: Operation, refs: dict[str, str], settings: WebSettings) -> di
     parameters = [_path_parameter(name) for name in op.path_params]
     if op.paged:
         parameters += _page_parameters(settings.max_page_size)
+    parameters += [
+        {"name": q.name, "in": "query", "required": False, "description": q.description, "schema": q.schema}
+        for q in op.query
+    ]
     if parameters:
         doc["parameters"] = parameters
     if op.body is not None:
@@ -82,7 +86,8 @@ def _operation(op: Operation, refs: dict[str, str], settings: WebSettings) -> di
         }
     ok: dict[str, Any] = {"description": op.summary}
     if op.response is None and op.status != 204:
-        ok["content"] = {"application/json": {"schema": {"type": "object"}}}
+        body_schema = {"type": "object"} if op.media_type == "application/json" else {"type": "string"}
+        ok["content"] = {op.media_type: {"schema": body_schema}}
     if op.response is not None:
         item = {"$ref": refs[_key(op.response, "serialization")]}
         schema = {"type": "array", "items": item} if op.response_is_list else item

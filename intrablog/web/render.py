@@ -44,6 +44,8 @@ def post_out(post: Post, public_url: str) -> PostOut:
         mentions=list(post.mentions),
         tags=list(post.tags),
         links=list(post.links),
+        requires_ack=post.requires_ack,
+        urgent=post.urgent,
     )
 
 

@@ -8,11 +8,21 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass(frozen=True)
+class QueryParameter:
+    """An optional query parameter beyond the paging ones (``limit``, ``before``), e.g. a filter."""
+
+    name: str
+    description: str
+    schema: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -32,6 +42,9 @@ class Operation:
     description: str = ""
     # Statuses that answer with the success body rather than a problem (e.g. a degraded health check).
     same_body_statuses: tuple[int, ...] = ()
+    query: tuple[QueryParameter, ...] = ()
+    # The success body's media type when it is not JSON (e.g. "text/csv"); documented as a string.
+    media_type: str = "application/json"
 
     @property
     def path_params(self) -> list[str]:
@@ -62,6 +75,8 @@ class RouteTable:
         errors: tuple[int, ...] = (),
         description: str = "",
         same_body_statuses: tuple[int, ...] = (),
+        query: tuple[QueryParameter, ...] = (),
+        media_type: str = "application/json",
     ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             self.operations.append(
@@ -80,6 +95,8 @@ class RouteTable:
                     errors=errors,
                     description=description,
                     same_body_statuses=same_body_statuses,
+                    query=query,
+                    media_type=media_type,
                 )
             )
             return handler

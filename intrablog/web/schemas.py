@@ -41,6 +41,16 @@ class PostCreateRequest(BaseModel):
     text: str
     channel: str | None = Field(None, description="Channel name; omitted for a personal update")
     in_reply_to: str | None = Field(None, pattern=POST_ID_PATTERN, description="Id of the post answered")
+    requires_ack: bool = Field(
+        False,
+        strict=True,
+        description="Ask everyone to acknowledge it. Only a new post in an announcement channel (else 422)",
+    )
+    urgent: bool = Field(
+        False,
+        strict=True,
+        description="Reaches people in 'do not disturb' on IM. Only a new post in an announcement channel (else 422)",
+    )
 
 
 # -- responses ------------------------------------------------------------------------------------------
@@ -128,6 +138,48 @@ class PostOut(_Out):
     mentions: list[str]
     tags: list[str]
     links: list[str]
+    # The same for every reader; whether *you* acknowledged is GET /api/v1/me/acknowledgements/pending.
+    requires_ack: bool = Field(description="An announcement asking everyone to acknowledge it")
+    urgent: bool = Field(description="An urgent announcement")
+
+
+class AcknowledgementOut(_Out):
+    post_id: str = Field(pattern=POST_ID_PATTERN)
+    username: str
+    display_name: str
+    department: str | None = Field(description="From the directory (ldap.attributes.department)")
+    at: datetime = Field(description="The first acknowledgement; acknowledging again keeps it")
+    via: Literal["web", "im"]
+
+
+class AcknowledgedOut(_Out):
+    username: str
+    display_name: str
+    department: str | None
+    at: datetime
+    via: Literal["web", "im"]
+
+
+class PendingAcknowledgementOut(_Out):
+    username: str
+    display_name: str
+    department: str | None
+
+
+class DepartmentCountOut(_Out):
+    department: str = Field(description='The department, or "(none)" for people without one')
+    acknowledged: int
+    pending: int
+
+
+class AckReportOut(_Out):
+    post_id: str = Field(pattern=POST_ID_PATTERN)
+    acknowledged: list[AcknowledgedOut] = Field(description="Oldest first")
+    pending: list[PendingAcknowledgementOut] = Field(
+        description='Every active person but the author who has not acknowledged, by department ("(none)" '
+        "last), then username"
+    )
+    by_department: list[DepartmentCountOut] = Field(description='By department, "(none)" last')
 
 
 class FieldErrorOut(_Out):

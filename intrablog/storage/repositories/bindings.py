@@ -155,7 +155,7 @@ class SqlBindingRepository:
                 )
             )
 
-    async def everyone_joins(self, channel_id: int, now: datetime, only_user: int | None = None) -> int:
+    async def everyone_joins(self, channel_id: int, now: datetime, only_user: int | None = None) -> list[int]:
         """Every active user becomes a member (manual) and a follower of an announcement channel."""
         active = select(UserRow.id).where(UserRow.active)
         if only_user is not None:
@@ -176,7 +176,7 @@ class SqlBindingRepository:
         for batch in chunks(rows):
             await self._session.execute(insert(MembershipRow), list(batch))
         await self._follow(channel_id, sorted(user_ids), now)
-        return len(missing)
+        return missing
 
     async def _follow(self, channel_id: int, user_ids: list[int], now: datetime) -> None:
         statement = conflict_insert(self._dialect_name, ChannelFollowRow).on_conflict_do_nothing(

@@ -38,7 +38,8 @@ _DELIVERY_COLUMNS = (
     UserRow.username.label("recipient_username"),
     UserRow.xmpp_address.label("recipient_jid"),
 )
-_ANNOUNCEMENTS = (DeliveryReason.ANNOUNCEMENT.value, DeliveryReason.URGENT.value)
+# What "off" does not silence: announcements, urgent or not, and their reminders.
+_ANNOUNCEMENTS = (DeliveryReason.ANNOUNCEMENT.value, DeliveryReason.URGENT.value, DeliveryReason.REMINDER.value)
 # Up to this many candidate words go straight into the expansion's INSERT (a normal post has a few dozen).
 _INLINE_WORDS = 1_000
 

@@ -18,9 +18,11 @@ from sqlalchemy import (
     Integer,
     String,
     case,
+    exists,
     func,
     literal,
     literal_column,
+    not_,
     or_,
     select,
     true,
@@ -29,6 +31,7 @@ from sqlalchemy import (
 
 from intrablog.domain.im import REASONS_STRONGEST_FIRST, DeliveryReason, DeliveryState, DirectMessage, PostAudience
 from intrablog.storage.models import (
+    AcknowledgementRow,
     ChannelFollowRow,
     DeliveryRow,
     MembershipRow,
@@ -55,7 +58,8 @@ def _candidates(audience: PostAudience) -> CompoundSelect[*tuple[Any, ...]]:
     if audience.announcement:
         # Everyone: an announcement channel has every active user as member and follower, including those
         # who signed in before it was created, and "off" does not silence it.
-        parts.append(select(UserRow.id.label("user_id"), _rank(DeliveryReason.ANNOUNCEMENT)))
+        reason = DeliveryReason.URGENT if audience.urgent else DeliveryReason.ANNOUNCEMENT
+        parts.append(select(UserRow.id.label("user_id"), _rank(reason)))
     elif audience.channel_id is not None:
         parts.append(
             select(ChannelFollowRow.follower_id.label("user_id"), _rank(DeliveryReason.CHANNEL)).where(
@@ -88,14 +92,14 @@ def _reason_of(rank: ColumnElement[Any]) -> ColumnElement[str]:
 def post_deliveries(dialect_name: str, audience: PostAudience, now: datetime) -> Any:
     """The INSERT that queues ``audience``'s post for each person in it, once, with their strongest reason."""
     candidates = _candidates(audience).subquery("candidates")
-    announcement_rank = RANK[DeliveryReason.ANNOUNCEMENT]
+    announcement_ranks = [RANK[DeliveryReason.ANNOUNCEMENT], RANK[DeliveryReason.URGENT]]
     conditions: list[ColumnElement[bool]] = [
         UserRow.active == true(),
         UserRow.xmpp_address.is_not(None),
         # Echo suppression: whichever door the post came through, its author never gets it on IM.
         UserRow.id != audience.author_id,
-        # The global "off" silences everything except announcements.
-        or_(UserRow.im_enabled, candidates.c.rank == announcement_rank),
+        # The global "off" silences everything except announcements (urgent or not).
+        or_(UserRow.im_enabled, candidates.c.rank.in_(announcement_ranks)),
     ]
     if audience.members_only:
         # The same rule as storage's readable_by: a private channel's posts are for members and site admins.
@@ -136,6 +140,30 @@ def message_delivery(dialect_name: str, message: DirectMessage, origin_id: str, 
         UserRow.im_enabled,
     )
     return _insert_ignoring_duplicates(dialect_name, recipient)
+
+
+def reminder_deliveries(dialect_name: str, post_id: int, author_id: int, origin_id: str, now: datetime) -> Any:
+    """The INSERT that queues an announcement's reminder for everyone who has not acknowledged it.
+
+    Like the announcement itself: every active person with an IM address but the author, whatever their
+    IM switches (the reminder is part of the announcement); presence decides at send time.
+    """
+    acknowledged = exists().where(AcknowledgementRow.post_id == post_id, AcknowledgementRow.user_id == UserRow.id)
+    recipients = select(
+        UserRow.id,
+        literal(post_id, BigInteger),
+        literal(None, BigInteger),
+        literal(DeliveryReason.REMINDER.value, String),
+        literal(DeliveryState.PENDING.value, String),
+        literal(origin_id, String),
+        literal(now, UTCDateTime()),
+    ).where(
+        UserRow.active == true(),
+        UserRow.xmpp_address.is_not(None),
+        UserRow.id != author_id,
+        not_(acknowledged),
+    )
+    return _insert_ignoring_duplicates(dialect_name, recipients)
 
 
 def _insert_ignoring_duplicates(dialect_name: str, rows: AnySelect) -> Any:

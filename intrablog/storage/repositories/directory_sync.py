@@ -35,19 +35,28 @@ class SqlDirectorySyncRepository:
     async def apply_people(
         self, people: Sequence[DirectoryPerson], site_admins: frozenset[str], now: datetime
     ) -> PeopleChanges:
-        columns = (UserRow.id, UserRow.username, UserRow.display_name, UserRow.email, UserRow.xmpp_address)
+        columns = (
+            UserRow.id,
+            UserRow.username,
+            UserRow.display_name,
+            UserRow.email,
+            UserRow.xmpp_address,
+            UserRow.department,
+        )
         rows = await self._session.execute(select(*columns, UserRow.active, UserRow.is_site_admin))
         known = {row.username: row for row in rows}
         listed = {person.username for person in people}
         new: list[dict[str, Any]] = []
         changed: list[dict[str, Any]] = []
-        updated = reactivated = 0
+        updated: list[str] = []
+        reactivated: list[str] = []
         for person in people:
             values = {
                 "display_name": person.display_name,
                 "email": person.email,
                 "xmpp_address": stored_address(person.xmpp_address),
                 "is_site_admin": person.username in site_admins,
+                "department": person.department,
             }
             row = known.get(person.username)
             if row is None:
@@ -58,12 +67,13 @@ class SqlDirectorySyncRepository:
                 continue
             differs = any(getattr(row, key) != value for key, value in values.items())
             if not row.active:
-                reactivated += 1
+                reactivated.append(person.username)
             elif differs:
-                updated += 1
+                updated.append(person.username)
             if differs or not row.active:
                 changed.append({"user_id": row.id, "active": True, **values})
-        gone = [row.id for row in known.values() if row.active and row.username not in listed]
+        gone_rows = [row for row in known.values() if row.active and row.username not in listed]
+        gone = [row.id for row in gone_rows]
         for batch in chunks(new):
             await self._session.execute(insert(UserRow), list(batch))
         if changed:
@@ -78,10 +88,14 @@ class SqlDirectorySyncRepository:
         await self._session.execute(update(UserRow).where(UserRow.active).values(last_seen_in_directory=now))
         return PeopleChanges(
             created=len(new),
-            updated=updated,
+            updated=len(updated),
             deactivated=len(gone),
-            reactivated=reactivated,
+            reactivated=len(reactivated),
             deactivated_ids=tuple(gone),
+            created_usernames=tuple(sorted(row["username"] for row in new)),
+            updated_usernames=tuple(sorted(updated)),
+            deactivated_usernames=tuple(sorted(row.username for row in gone_rows)),
+            reactivated_usernames=tuple(sorted(reactivated)),
         )
 
     async def replace_groups(self, snapshot: DirectorySnapshot) -> int:

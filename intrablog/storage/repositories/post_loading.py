@@ -39,6 +39,8 @@ def select_posts() -> AnySelect:
             PostRow.created_at,
             PostRow.edited_at,
             PostRow.deleted_at,
+            PostRow.requires_ack,
+            PostRow.urgent,
             UserRow.username.label("author_username"),
             UserRow.display_name.label("author_display_name"),
             ChannelRow.name.label("channel_name"),
@@ -79,6 +81,8 @@ def post_from_row(row: AnyRow, extras: _Extras | None) -> Post:
         mentions=_in_order(extras.mentions),
         tags=_in_order(extras.tags),
         links=_in_order(extras.links),
+        requires_ack=row.requires_ack,
+        urgent=row.urgent,
     )
 
 

@@ -46,6 +46,8 @@ class SqlPostRepository:
                     in_reply_to=post.in_reply_to,
                     thread_root=post.thread_root,
                     created_at=post.created_at,
+                    requires_ack=post.requires_ack,
+                    urgent=post.urgent,
                 )
             )
             if stored_mentions:
@@ -84,6 +86,8 @@ class SqlPostRepository:
             mentions=tuple(stored_mentions),
             tags=tuple(post.tags),
             links=tuple(post.links),
+            requires_ack=post.requires_ack,
+            urgent=post.urgent,
         )
 
     async def _resolve(self, post: NewPost) -> tuple[AuthorView, str | None, dict[str, int]]:

@@ -23,6 +23,7 @@ USER_COLUMNS = (
     UserRow.is_site_admin,
     UserRow.created_at,
     UserRow.last_seen_in_directory,
+    UserRow.department,
 )
 
 
@@ -37,6 +38,7 @@ def user_from_row(row: AnyRow) -> User:
         is_site_admin=row.is_site_admin,
         created_at=row.created_at,
         last_seen_in_directory=row.last_seen_in_directory,
+        department=row.department,
     )
 
 
@@ -84,6 +86,7 @@ class SqlUserRepository:
             "active": True,
             "is_site_admin": is_site_admin,
             "last_seen_in_directory": now,
+            "department": person.department,
         }
         statement = (
             insert.values(username=person.username, created_at=now, **refreshed)

@@ -21,7 +21,8 @@ from intrablog.web.schemas import PostCreateRequest, PostOut
     summary="Post in a channel, as a personal update, or as a reply",
     description="Text is NFC-normalised and limited to the configured number of code points (default 280). "
     "A reply goes to the thread's channel. Posting needs membership in a private channel and the poster "
-    "role in an announcement channel.",
+    "role in an announcement channel. Only a new post in an announcement channel may set `requires_ack` (ask "
+    "everyone to acknowledge it) and `urgent` (reaches people in 'do not disturb' on IM); elsewhere they are 422.",
     tag="posts",
     status=201,
     body=PostCreateRequest,
@@ -36,7 +37,13 @@ async def create_post(request: web.Request) -> web.StreamResponse:
         in_reply_to = parse_id(data.in_reply_to)
         if in_reply_to is None:
             raise Invalid("in_reply_to", "no such post")
-    draft = PostDraft(text=data.text, channel=data.channel, in_reply_to=in_reply_to)
+    draft = PostDraft(
+        text=data.text,
+        channel=data.channel,
+        in_reply_to=in_reply_to,
+        requires_ack=data.requires_ack,
+        urgent=data.urgent,
+    )
     post = await request.app[SERVICES].posts.create(identity(request).user, draft)
     response = json_response(post_out(post, request.app[WEB_SETTINGS].public_url), status=201)
     response.headers["Location"] = f"/api/v1/posts/{post.id}"

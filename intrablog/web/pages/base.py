@@ -16,9 +16,17 @@ from intrablog.domain.model import Post, User
 from intrablog.errors import IntrablogError, Invalid
 from intrablog.web.keys import LIVE, WEB_SETTINGS
 from intrablog.web.middlewares import csrf_token_for, identity
+from intrablog.web.pages.ack_state import ack_marks
 from intrablog.web.pages.views import PostCard, post_cards
 
-_FIELD_WORDS = {"text": "your post", "in_reply_to": "the post you reply to", "channel": "the channel"}
+# "" where the reason is a whole sentence already ("only announcements may be urgent: ...").
+_FIELD_WORDS = {
+    "text": "your post",
+    "in_reply_to": "the post you reply to",
+    "channel": "the channel",
+    "requires_ack": "",
+    "urgent": "",
+}
 _MAX_FIELD_CHARS = 20_000
 
 
@@ -75,6 +83,9 @@ def local_path(value: str | None, fallback: str = "/") -> str:
 class ComposeForm:
     text: str
     in_reply_to: int | None
+    # The announcement options (checkboxes of an announcement channel's box, for its posters).
+    requires_ack: bool = False
+    urgent: bool = False
 
 
 async def form_fields(request: web.Request) -> Mapping[str, str]:
@@ -96,7 +107,13 @@ async def compose_form(request: web.Request) -> ComposeForm:
         if in_reply_to is None:
             raise Invalid("in_reply_to", "no such post")
     # Browsers send CRLF line ends from a textarea; a post counts its characters like the API (LF).
-    return ComposeForm(fields.get("text", "").replace("\r\n", "\n"), in_reply_to)
+    return ComposeForm(
+        fields.get("text", "").replace("\r\n", "\n"),
+        in_reply_to,
+        # A checkbox is sent only when ticked, whatever its value.
+        requires_ack="requires_ack" in fields,
+        urgent="urgent" in fields,
+    )
 
 
 @dataclass(frozen=True)
@@ -107,6 +124,8 @@ class ComposeState:
     error: str = ""
     in_reply_to: str = ""
     reply_label: str = ""
+    requires_ack: bool = False
+    urgent: bool = False
 
 
 def sentence(text: str) -> str:
@@ -116,13 +135,14 @@ def sentence(text: str) -> str:
 def compose_error(error: IntrablogError) -> str:
     """A refused post explained in words: "Your post is 281 characters; the limit is 280." """
     if isinstance(error, Invalid):
-        return sentence("; ".join(f"{_FIELD_WORDS.get(e.field, e.field)} {e.reason}" for e in error.errors))
+        words = [(_FIELD_WORDS.get(e.field, e.field), e.reason) for e in error.errors]
+        return sentence("; ".join(f"{field} {reason}" if field else reason for field, reason in words))
     return sentence(error.detail)
 
 
 async def cards(request: web.Request, who: Reader, posts: list[Post]) -> list[PostCard]:
     deletable = await request.app[LIVE].deletable(who.user, posts)
-    return post_cards(posts, deletable)
+    return post_cards(posts, deletable, marks=await ack_marks(request, who.user, posts))
 
 
 def live_url(base: str, ids: Iterable[int]) -> str:

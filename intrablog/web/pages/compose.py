@@ -8,6 +8,7 @@ with the refusal's status (422, 403), so the server's check is what a reader see
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 
 from aiohttp import web
 
@@ -45,9 +46,15 @@ async def submit_post(
     try:
         form = await compose_form(request)
         if form.in_reply_to is None and default_reply is not None:
-            form = ComposeForm(form.text, default_reply)
+            form = replace(form, in_reply_to=default_reply)
         # A reply goes where the post it answers is; the service refuses a channel that disagrees.
-        draft = PostDraft(form.text, channel=None if form.in_reply_to else channel, in_reply_to=form.in_reply_to)
+        draft = PostDraft(
+            form.text,
+            channel=None if form.in_reply_to else channel,
+            in_reply_to=form.in_reply_to,
+            requires_ack=form.requires_ack,
+            urgent=form.urgent,
+        )
         post = await request.app[SERVICES].posts.create(who.user, draft)
     except (Invalid, Forbidden) as error:
         state = ComposeState(
@@ -55,6 +62,8 @@ async def submit_post(
             error=compose_error(error),
             in_reply_to=str(form.in_reply_to) if form.in_reply_to else "",
             reply_label=await reply_label(request, who, form.in_reply_to),
+            requires_ack=form.requires_ack,
+            urgent=form.urgent,
         )
         return await redisplay(state, status_of(error))
     return see_other(success(post))

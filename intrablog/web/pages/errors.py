@@ -18,6 +18,7 @@ _TITLES = {
     403: "Not allowed",
     404: "Not found",
     405: "Not allowed",
+    409: "Cannot do that",
     413: "Too large",
     422: "Cannot do that",
     503: "Temporarily unavailable",

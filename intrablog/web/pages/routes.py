@@ -15,7 +15,7 @@ from intrablog.domain.im import DirectMessage
 from intrablog.domain.model import Post
 from intrablog.web.keys import HTML_ERRORS
 from intrablog.web.live_frames import Renderers
-from intrablog.web.pages import channels, messages, people, posts, session, timelines
+from intrablog.web.pages import acks, admin, channels, messages, people, posts, session, timelines
 from intrablog.web.pages.errors import error_page
 from intrablog.web.pages.views import message_fragment, post_fragment
 
@@ -67,9 +67,12 @@ def install(app: web.Application) -> jinja2.Environment:
     router.add_get("/posts/{id}", posts.thread_page)
     router.add_post("/posts/{id}", posts.thread_reply)
     router.add_post("/posts/{id}/delete", posts.delete_post)
+    router.add_post("/posts/{id}/ack", acks.acknowledge)
+    router.add_get("/posts/{id}/acks", acks.report_page)
     router.add_get("/messages", messages.inbox)
     router.add_get("/messages/{username}", messages.conversation)
     router.add_post("/messages/{username}", messages.send)
+    router.add_get("/admin/audit", admin.audit_page)
     return env
 
 

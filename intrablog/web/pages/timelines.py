@@ -6,6 +6,7 @@ from aiohttp import web
 
 from intrablog.web.inputs import page_request
 from intrablog.web.keys import SERVICES
+from intrablog.web.pages.ack_state import waiting_for
 from intrablog.web.pages.base import ComposeState, Reader, cards, live_url, next_page_url, reader, render
 from intrablog.web.pages.compose import submit_post
 
@@ -28,6 +29,7 @@ async def _home(request: web.Request, who: Reader, compose: ComposeState, status
         "live_url": None if _paged(request) else live_url("/live/home", (post.id for post in page.items)),
         "next_url": next_page_url(request, page.next_before),
         "empty": "Your timeline is empty. Follow channels and colleagues to see their posts here.",
+        "waiting": await waiting_for(request, who.user),
     }
     return render(request, "timeline.html", context, status, who)
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Literal
 
 import jinja2
 from markupsafe import Markup
@@ -15,6 +16,17 @@ from intrablog.web.text import excerpt, render_post_text
 
 POST_FRAGMENT_TEMPLATE = "post_fragment.html"
 MESSAGE_FRAGMENT_TEMPLATE = "message_fragment.html"
+
+
+@dataclass(frozen=True)
+class AckMark:
+    """Where the reader stands with an announcement that asks for acknowledgement."""
+
+    # "waiting" (the Acknowledge button), "acknowledged" (with ``at``), or "author" (asked it; nothing to do).
+    state: Literal["waiting", "acknowledged", "author"]
+    at: datetime | None = None
+    # The author, the channel's posters and admins, site admins: a link to the report.
+    can_report: bool = False
 
 
 @dataclass(frozen=True)
@@ -31,6 +43,14 @@ class PostCard:
     created_exact: str
     created_relative: str
     can_delete: bool
+    requires_ack: bool = False
+    urgent: bool = False
+    # "" for a post that asks for no acknowledgement; else AckMark.state.
+    ack_state: str = ""
+    acked_iso: str = ""
+    acked_exact: str = ""
+    acked_relative: str = ""
+    can_report: bool = False
 
     @property
     def is_reply(self) -> bool:
@@ -60,7 +80,12 @@ def exact_time(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def post_card(post: Post, can_delete: bool, now: datetime) -> PostCard:
+def post_card(post: Post, can_delete: bool, now: datetime, mark: AckMark | None = None) -> PostCard:
+    if mark is None and post.requires_ack:
+        # Nothing known about the reader (a live push renders once for everyone): a new announcement waits
+        # for everyone but its author, whose page's script hides the button.
+        mark = AckMark("waiting")
+    acked = mark.at if mark is not None and mark.state == "acknowledged" else None
     return PostCard(
         id=str(post.id),
         author_username=post.author.username,
@@ -74,12 +99,25 @@ def post_card(post: Post, can_delete: bool, now: datetime) -> PostCard:
         created_exact=exact_time(post.created_at),
         created_relative=relative_time(post.created_at, now),
         can_delete=can_delete,
+        requires_ack=post.requires_ack,
+        urgent=post.urgent,
+        ack_state=mark.state if post.requires_ack and mark is not None else "",
+        acked_iso=acked.astimezone(UTC).isoformat() if acked else "",
+        acked_exact=exact_time(acked) if acked else "",
+        acked_relative=relative_time(acked, now) if acked else "",
+        can_report=post.requires_ack and mark is not None and mark.can_report,
     )
 
 
-def post_cards(posts: Iterable[Post], deletable: set[int], now: datetime | None = None) -> list[PostCard]:
+def post_cards(
+    posts: Iterable[Post],
+    deletable: set[int],
+    now: datetime | None = None,
+    marks: Mapping[int, AckMark] | None = None,
+) -> list[PostCard]:
     moment = now or datetime.now(UTC)
-    return [post_card(post, post.id in deletable, moment) for post in posts]
+    known = marks or {}
+    return [post_card(post, post.id in deletable, moment, known.get(post.id)) for post in posts]
 
 
 def post_fragment(env: jinja2.Environment, post: Post, can_delete: bool) -> str:

@@ -189,10 +189,17 @@
     template.innerHTML = html.trim();
     var node = template.content.firstElementChild;
     // The pushed HTML is the same for every reader; this page's own secrets are filled in here.
-    var forms = node.querySelectorAll("form.delete");
+    var forms = node.querySelectorAll("form.delete, form.ack");
     for (var i = 0; i < forms.length; i++) {
       forms[i].querySelector('input[name="csrf_token"]').value = csrfToken();
       forms[i].querySelector('input[name="next"]').value = window.location.pathname + window.location.search;
+    }
+    var ack = node.querySelector("form.ack");
+    if (ack && ack.getAttribute("data-author") === body.getAttribute("data-me")) {
+      // An author is not asked to acknowledge their own announcement.
+      ack.parentNode.removeChild(ack);
+      var badge = node.querySelector(".badge.ack");
+      if (badge) { badge.textContent = "Asks for acknowledgement"; }
     }
     if (node.getAttribute("data-sender") && node.getAttribute("data-sender") === body.getAttribute("data-me")) {
       node.classList.add("mine");
@@ -286,7 +293,32 @@
     note.textContent = text;
   }
 
+  /* The one reminder round of an announcement: this reader had not acknowledged it yet. */
+  function remind(event) {
+    var data = JSON.parse(event.data);
+    var main = document.getElementById("main");
+    if (!main || document.querySelector('.ack-reminder[data-post-id="' + data.id + '"]')) {
+      return;
+    }
+    var note = document.createElement("section");
+    note.className = "ack-reminder";
+    note.setAttribute("role", "alert");
+    note.setAttribute("data-post-id", data.id);
+    var text = document.createElement("p");
+    text.appendChild(document.createTextNode("Reminder: please acknowledge this announcement — "));
+    var link = document.createElement("a");
+    link.href = data.url;
+    // The event names the post only; when this page shows it, its own words make the better link.
+    var shown = document.querySelector('article[data-post-id="' + data.id + '"] .post-text');
+    var words = shown ? shown.textContent.replace(/\s+/g, " ").trim() : "";
+    link.textContent = words ? (words.length > 80 ? words.slice(0, 79) + "…" : words) : "open the announcement";
+    text.appendChild(link);
+    note.appendChild(text);
+    main.insertBefore(note, main.firstChild);
+  }
+
   var source = new EventSource(list.getAttribute("data-live-url"));
+  source.addEventListener("reminder", remind);
   source.addEventListener("post", receive);
   source.addEventListener("message", receive);
   source.addEventListener("delete", remove);
