@@ -18,6 +18,7 @@ from intrablog.config import ChannelSeed, LdapConfig
 from intrablog.devstack.slapd import Slapd
 from intrablog.runtime import build_app
 from tests.support.app_fixtures import DEMO_CHANNELS, Api, make_settings
+from tests.support.audit_log import configured_posters, entry, seeded_channels
 from tests.support.directory_data import delete_person, generated_ldif
 from tests.support.im_world import World, open_world
 
@@ -41,14 +42,10 @@ async def _log(api: Api, action: str | None = None) -> list[dict[str, Any]]:
     """The whole log, newest first, without ids and times (checked by the paging tests)."""
     params = {"limit": "100", **({"action": action} if action else {})}
     entries: list[dict[str, Any]] = await api.json("GET", "/api/v1/admin/audit", "alice", params=params)
-    for entry in entries:
-        assert datetime.fromisoformat(entry.pop("at")).tzinfo is not None
-        entry.pop("id")
+    for each in entries:
+        assert datetime.fromisoformat(each.pop("at")).tzinfo is not None
+        each.pop("id")
     return entries
-
-
-def _entry(actor: str | None, action: str, subject: str, **details: Any) -> dict[str, Any]:
-    return {"actor": actor, "action": action, "subject": subject, "details": details}
 
 
 async def _sync(world: World) -> None:
@@ -69,22 +66,10 @@ async def test_joining_leaving_and_creating_a_channel_are_recorded_with_who_did_
     # Refused: nothing changed, so nothing is recorded.
     await api.json("DELETE", "/api/v1/channels/announcements/follow", "carol", status=403)
 
-    seeded = [
-        _entry(
-            None,
-            "channel.created",
-            f"channel {seed.name}",
-            kind=seed.kind,
-            source="config",
-            title=seed.title,
-            visibility=seed.visibility,
-        )
-        for seed in reversed(DEMO_CHANNELS)
-    ]
     assert await _log(api) == [
-        _entry("carol", "membership.removed", "channel book-club", member="carol", role="member"),
-        _entry("carol", "membership.added", "channel book-club", member="carol", role="member"),
-        _entry(
+        entry("carol", "membership.removed", "channel book-club", member="carol", role="member"),
+        entry("carol", "membership.added", "channel book-club", member="carol", role="member"),
+        entry(
             "bob",
             "channel.created",
             "channel book-club",
@@ -93,7 +78,10 @@ async def test_joining_leaving_and_creating_a_channel_are_recorded_with_who_did_
             title="Book club",
             visibility="public",
         ),
-        *seeded,
+        # The config makes alice and carol posters of announcements at their first sign-in; bob's plain
+        # announcement membership is not recorded.
+        *configured_posters(["alice", "bob", "carol"]),
+        *seeded_channels(),
     ]
 
 
@@ -122,7 +110,7 @@ async def test_bindings_through_the_admin_api_record_the_binding_and_the_members
     launch = "channel launch"
     counts = {"memberships_added": 0, "memberships_removed": 0, "roles_changed": 0}
     assert (await _log(api))[: -len(before)] == [
-        _entry(
+        entry(
             "alice",
             "binding.removed",
             launch,
@@ -131,7 +119,7 @@ async def test_bindings_through_the_admin_api_record_the_binding_and_the_members
             **(counts | {"memberships_removed": 1}),
             changes=[{"channel": "launch", "change": "membership.removed", "member": "carol", "role": "admin"}],
         ),
-        _entry(
+        entry(
             "alice",
             "binding.added",
             launch,
@@ -144,7 +132,7 @@ async def test_bindings_through_the_admin_api_record_the_binding_and_the_members
             ],
         ),
         # Binding hr again with the role it had changed nothing: not recorded.
-        _entry(
+        entry(
             "alice",
             "binding.added",
             launch,
@@ -236,7 +224,7 @@ async def test_a_sync_is_one_entry_with_counts_and_the_people_and_memberships_it
         "roles_changed": 0,
         "changes": [{"channel": "engineering", "change": "membership.removed", "member": "bob", "role": "member"}],
     }
-    assert [entry["action"] for entry in await _log(api, "sync.")] == ["sync.finished", "sync.finished"]
+    assert [each["action"] for each in await _log(api, "sync.")] == ["sync.finished", "sync.finished"]
 
 
 async def test_a_large_sync_gives_counts_and_names_deactivated_people_up_to_a_cap(
@@ -281,8 +269,8 @@ async def test_a_failed_sync_leaves_a_sync_failed_entry_with_the_error_and_nothi
     assert entries[0]["subject"] == "directory"
     assert entries[0]["details"] == {"error": report.error}
     assert "directory unavailable" in entries[0]["details"]["error"]
-    # Nothing else: the seeded channels, then the failure.
-    assert [entry["action"] for entry in await _log(api)] == ["sync.failed", *["channel.created"] * 3]
+    # Nothing else: the seeded channels, alice's sign-in, then the failure.
+    assert await _log(api) == [*entries, *configured_posters(["alice"]), *seeded_channels()]
 
 
 async def test_deleting_someone_elses_post_is_recorded_deleting_ones_own_is_not(audited: tuple[Api, World]) -> None:
@@ -302,7 +290,7 @@ async def test_deleting_someone_elses_post_is_recorded_deleting_ones_own_is_not(
     await api.json("DELETE", f"/api/v1/posts/{spam['id']}", "carol", status=404)  # gone: no second entry
 
     assert await _log(api, "post.") == [
-        _entry(
+        entry(
             "carol",
             "post.deleted",
             f"post {spam['id']}",
@@ -311,7 +299,7 @@ async def test_deleting_someone_elses_post_is_recorded_deleting_ones_own_is_not(
             deleted_as="channel admin",
             excerpt=SPAM[:140],
         ),
-        _entry(
+        entry(
             "alice",
             "post.deleted",
             f"post {moderated['id']}",
@@ -342,6 +330,6 @@ async def test_roles_granted_by_groups_at_sign_in_are_recorded_for_that_person(
 
             entries = await _log(api, "membership.")
     assert entries == [
-        _entry(None, "membership.added", "channel eng-secret", member="alice", role="member", source=SIGN_IN),
-        _entry(None, "membership.added", "channel eng-secret", member="bob", role="member", source=SIGN_IN),
+        entry(None, "membership.added", "channel eng-secret", member="alice", role="member", source=SIGN_IN),
+        entry(None, "membership.added", "channel eng-secret", member="bob", role="member", source=SIGN_IN),
     ]

@@ -10,9 +10,12 @@ from typing import Any
 from aiohttp import ClientResponse
 
 from tests.support.app_fixtures import Api
+from tests.support.audit_log import configured_posters, entry, seeded_channels, without_ids
 
 AUDIT = "/api/v1/admin/audit"
-ROUNDS = 12
+# With the 3 seeded channels and alice's and carol's configured poster roles: 27 entries, 3 pages of 9.
+ROUNDS = 11
+LAUNCH = "channel launch"
 
 
 async def _join_and_leave(api: Api, rounds: int) -> None:
@@ -20,6 +23,13 @@ async def _join_and_leave(api: Api, rounds: int) -> None:
     for _ in range(rounds):
         await api.json("POST", "/api/v1/channels/launch/follow", "carol")
         await api.json("DELETE", "/api/v1/channels/launch/follow", "carol")
+
+
+def _carol_joined_and_left(rounds: int) -> list[dict[str, Any]]:
+    """The entries of ``_join_and_leave``, newest first."""
+    joined = entry("carol", "membership.added", LAUNCH, member="carol", role="member")
+    left = entry("carol", "membership.removed", LAUNCH, member="carol", role="member")
+    return [left, joined] * rounds
 
 
 def _next_link(response: ClientResponse) -> str | None:
@@ -70,18 +80,16 @@ async def test_pages_follow_the_link_header_newest_first_with_every_entry_once(a
     await _join_and_leave(api, ROUNDS)
 
     everything: list[dict[str, Any]] = await api.json("GET", AUDIT, "alice", params={"limit": "100"})
-    # 3 configured channels created at start, then two entries a round.
-    assert len(everything) == 3 + 2 * ROUNDS
-    ids = [entry["id"] for entry in everything]
-    assert ids == sorted(ids, reverse=True)
-    assert [entry["action"] for entry in everything[:4]] == [
-        "membership.removed",
-        "membership.added",
-        "membership.removed",
-        "membership.added",
+    # The configured channels created at start, alice and carol made posters by the config as they signed in,
+    # then two entries a round.
+    assert without_ids(everything) == [
+        *_carol_joined_and_left(ROUNDS),
+        *configured_posters(["alice", "carol"]),
+        *seeded_channels(),
     ]
-    assert everything[0]["actor"] == "carol"
-    assert everything[0]["subject"] == "channel launch"
+    assert len(everything) == 27
+    ids = [each["id"] for each in everything]
+    assert ids == sorted(ids, reverse=True)
 
     paged, pages = await _all_pages(api, f"{AUDIT}?limit=5")
     assert paged == everything
@@ -114,9 +122,15 @@ async def test_the_action_filter_matches_exactly_or_by_prefix(api: Api) -> None:
         entries: list[dict[str, Any]] = await api.json("GET", AUDIT, "alice", params=params)
         return [entry["action"] for entry in entries]
 
-    assert await actions("membership.added") == ["membership.added"] * 4
+    # carol's four joins and alice's and carol's poster roles from the config at sign-in.
+    assert await actions("membership.added") == ["membership.added"] * 6
     assert await actions("membership.removed") == ["membership.removed"] * 3
-    assert await actions("membership.") == ["membership.added", *["membership.removed", "membership.added"] * 3]
+    membership = await api.json("GET", AUDIT, "alice", params={"action": "membership.", "limit": "100"})
+    assert without_ids(membership) == [
+        entry("carol", "membership.added", LAUNCH, member="carol", role="member"),
+        *_carol_joined_and_left(3),
+        *configured_posters(["alice", "carol"]),
+    ]
     assert await actions("channel.created") == ["channel.created"] * 3
     assert await actions("channel.") == ["channel.created"] * 3
     assert await actions("membership") == []  # not a prefix without its dot
@@ -129,7 +143,10 @@ async def test_the_action_filter_matches_exactly_or_by_prefix(api: Api) -> None:
     assert link is not None
     assert "action=membership.added" in link
     rest, _ = await _all_pages(api, link)
-    assert [entry["action"] for entry in rest] == ["membership.added"]
+    assert [each["action"] for each in rest] == ["membership.added"] * 3
+    assert (await first.json()) + rest == await api.json(
+        "GET", AUDIT, "alice", params={"action": "membership.added", "limit": "100"}
+    )
 
 
 async def test_bad_query_parameters_are_named_in_a_problem(api: Api) -> None:

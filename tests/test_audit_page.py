@@ -12,11 +12,23 @@ from html.parser import HTMLParser
 from aiohttp import ClientResponse
 
 from tests.support.app_fixtures import Api
+from tests.support.audit_log import CONFIG_AT_SIGN_IN as CONFIGURED
 
 PAGE = "/admin/audit"
 _HIDDEN_TOKEN = re.compile(r'name="csrf_token" value="([^"]*)"')
 _OLDER = re.compile(r'<a href="([^"]*)" rel="next">Older entries</a>')
 _NAV_LINK = re.compile(r'<a href="/admin/audit"[^>]*>Audit log</a>')
+# The rows of seeding the configured channels (tests.support.app_fixtures.DEMO_CHANNELS), newest first.
+_SEEDED = [
+    [
+        "system",
+        "channel.created",
+        "channel announcements",
+        "kind announcement source config title Announcements visibility public",
+    ],
+    ["system", "channel.created", "channel launch", "kind project source config title Launch visibility public"],
+    ["system", "channel.created", "channel engineering", "kind team source config title Engineering visibility public"],
+]
 
 
 class _Table(HTMLParser):
@@ -84,21 +96,25 @@ async def test_a_site_admin_reads_the_log_as_a_table_with_a_filter_and_older_pag
     assert _NAV_LINK.search(html)
     assert 'aria-current="page">Audit log' in html
     rows = _rows(html)
-    assert [row[1:4] for row in rows] == [
-        ["carol", "channel.created", "channel xss"],
-        ["carol", "membership.removed", "channel launch"],
-        ["carol", "membership.added", "channel launch"],
-        ["system", "channel.created", "channel announcements"],
-        ["system", "channel.created", "channel launch"],
-        ["system", "channel.created", "channel engineering"],
+    # The config makes carol, then alice, posters of announcements as they sign in.
+    assert [row[1:] for row in rows] == [
+        ["system", "membership.added", "channel announcements", f"member alice role poster source {CONFIGURED}"],
+        [
+            "carol",
+            "channel.created",
+            "channel xss",
+            "admin carol kind team title <script>alert(1)</script> visibility public",
+        ],
+        ["carol", "membership.removed", "channel launch", "member carol role member"],
+        ["carol", "membership.added", "channel launch", "member carol role member"],
+        ["system", "membership.added", "channel announcements", f"member carol role poster source {CONFIGURED}"],
+        *_SEEDED,
     ]
-    assert rows[1][4] == "member carol role member"
-    assert "title <script>alert(1)</script>" in rows[0][4]
     assert "<script>alert(1)" not in html  # shown as text, never as markup
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", rows[0][0])
 
     filtered = await _page(api, f"{PAGE}?action=membership.")
-    assert [row[2] for row in _rows(filtered)] == ["membership.removed", "membership.added"]
+    assert [row[1:] for row in _rows(filtered)] == [rows[0][1:], *[row[1:] for row in rows[2:5]]]
     assert '<option value="membership." selected>' in filtered
 
     # Two a page, following "Older entries" to the end: every entry once, in order.
@@ -115,14 +131,18 @@ async def test_a_site_admin_reads_the_log_as_a_table_with_a_filter_and_older_pag
             assert "limit=2" in path
             assert "Newest entries" in (await _page(api, path))
     assert seen == rows
-    assert pages == 4  # 6 entries, 2 a page, and the empty page after a full last one
+    assert pages == 5  # 8 entries, 2 a page, and the empty page after a full last one
 
 
 async def test_a_bad_filter_is_explained_above_the_newest_entries(api: Api) -> None:
     await _sign_in(api, "alice")
     html = await _page(api, f"{PAGE}?action=Not+An+Action", status=422)
     assert 'role="alert">Action must be an action such as membership.added' in html
-    assert len(_rows(html)) == 3  # the configured channels' entries, unfiltered
+    # Unfiltered: alice made a poster by the config as she signed in, and the configured channels' entries.
+    assert [row[1:] for row in _rows(html)] == [
+        ["system", "membership.added", "channel announcements", f"member alice role poster source {CONFIGURED}"],
+        *_SEEDED,
+    ]
     html = await _page(api, f"{PAGE}?before=soon", status=422)
     assert "Before must be an entry id" in html
 
