@@ -26,12 +26,27 @@ def test_live_push_runs_at_toy_size_and_records_its_ratio(capsys: pytest.Capture
 
 
 def test_the_runner_finds_every_benchmark_and_prints_one_table() -> None:
-    assert "live_push" in benchmark_names()
-    assert not any(name.startswith("_") for name in benchmark_names())
-    rows = [bench.Row("b", "case one", "ms", 3.0, 2.0, "<= 2x", True), bench.Row("b", "case two", "ms", 1.0, 0.0)]
+    names = benchmark_names()
+    assert {"live_push", "xmpp_relay", "home_timeline", "post_creation", "fanout", "announcement_im"} <= set(names)
+    assert not any(name.startswith("_") for name in names)
+    assert "dataset" not in names  # the data the benchmarks run on, not one of them
+    rows = [
+        bench.Row("b", "case one", "ms", 3_000.0, 2_000.0, "<= 2x", True, "sqlite"),
+        bench.Row("b", "case two", "ms", 1.0, 0.0),
+    ]
     lines = bench.table(rows).splitlines()
-    assert lines[0].split() == ["benchmark", "case", "measured", "baseline", "ratio", "goal", "met"]
+    assert lines[0].split() == ["benchmark", "backend", "case", "measured", "baseline", "ratio", "goal", "met"]
+    assert lines[2].split()[:2] == ["b", "sqlite"]
+    assert "3,000.00 ms" in lines[2]
     assert "1.50x" in lines[2]
     assert "yes" in lines[2]
     assert "infx" in lines[3]
     assert lines[3].rstrip().endswith("-")
+
+
+def test_a_toy_row_keeps_its_figures_but_judges_no_goal() -> None:
+    before = len(bench.recorded())
+    bench.record(bench.Row("b", "toy case", "ms", 5.0, 1.0, "<= 2x", False, "postgresql"), toy=True)
+    (row,) = bench.recorded()[before:]
+    assert (row.measured, row.baseline, row.backend) == (5.0, 1.0, "postgresql")
+    assert (row.goal, row.met) == ("(toy)", None)

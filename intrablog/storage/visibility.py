@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import ColumnElement, and_, or_, select
 
 from intrablog.domain.model import User, Visibility
@@ -17,8 +19,13 @@ def readable_by(viewer: User) -> ColumnElement[bool]:
     tests are uncorrelated ``IN`` subqueries, each evaluated once per query into a small hash set), so any
     query may add it whatever it joins, and PostgreSQL can still walk an index in id order under it.
     """
+    return readable_to(viewer.id, viewer.is_site_admin)
+
+
+def readable_to(viewer_id: int | ColumnElement[Any], is_site_admin: bool) -> ColumnElement[bool]:
+    """``readable_by`` for a viewer given by id, which may be a bound parameter (for prebuilt statements)."""
     not_deleted = PostRow.deleted_at.is_(None)
-    if viewer.is_site_admin:
+    if is_site_admin:
         return not_deleted
     # A filter, not an access path: each listing chooses its index by what it lists (author, thread, ...).
     channel_id = without_index(PostRow.channel_id)
@@ -27,6 +34,6 @@ def readable_by(viewer: User) -> ColumnElement[bool]:
         or_(
             channel_id.is_(None),
             channel_id.in_(select(ChannelRow.id).where(ChannelRow.visibility == Visibility.PUBLIC.value)),
-            channel_id.in_(select(MembershipRow.channel_id).where(MembershipRow.user_id == viewer.id)),
+            channel_id.in_(select(MembershipRow.channel_id).where(MembershipRow.user_id == viewer_id)),
         ),
     )

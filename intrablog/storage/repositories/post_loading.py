@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from intrablog.domain.model import AuthorView, PageRequest, Post
 from intrablog.storage.models import ChannelRow, PostLinkRow, PostMentionRow, PostRow, PostTagRow, UserRow
-from intrablog.storage.sql import AnyRow, AnySelect
+from intrablog.storage.sql import AnyRow, AnySelect, id_list, in_id_list
 
 # Bound parameters per statement stay far below SQLite's (32,766) and asyncpg's (32,767) limits.
 IDS_PER_QUERY = 5_000
@@ -58,8 +58,11 @@ def newest_first(statement: AnySelect, page: PageRequest) -> AnySelect:
     return statement.order_by(PostRow.id.desc()).limit(page.limit)
 
 
-async def load_posts(session: AsyncSession, statement: AnySelect) -> list[Post]:
-    rows = (await session.execute(statement)).all()
+async def load_posts(
+    session: AsyncSession, statement: AnySelect, parameters: Mapping[str, Any] | None = None
+) -> list[Post]:
+    """The posts ``statement`` (a ``select_posts()`` query) finds; ``parameters`` for its bound parameters."""
+    rows = (await session.execute(statement, parameters)).all()
     extras = await _load_extras(session, [row.id for row in rows])
     return [post_from_row(row, extras.get(row.id)) for row in rows]
 
@@ -95,26 +98,32 @@ async def _load_extras(session: AsyncSession, post_ids: Sequence[int]) -> dict[i
     extras: dict[int, _Extras] = defaultdict(_Extras)
     for start in range(0, len(post_ids), IDS_PER_QUERY):
         chunk = post_ids[start : start + IDS_PER_QUERY]
-        for row in await session.execute(_extras_query(chunk)):
+        for row in await session.execute(_EXTRAS, {"post_ids": chunk}):
             bucket = extras[row.post_id]
             target = bucket.mentions if row.kind == _MENTION else bucket.tags if row.kind == _TAG else bucket.links
             target.append((row.position, row.value))
     return extras
 
 
-def _extras_query(post_ids: Sequence[int]) -> Any:
+def _extras_query() -> Any:
+    """Built once: every page of posts runs it, and building and compiling it cost more than running it."""
+
     def kind(value: int) -> Any:
         return literal_column(str(value), Integer).label("kind")
 
+    post_ids = id_list("post_ids")
     mentions = (
         select(PostMentionRow.post_id, kind(_MENTION), PostMentionRow.position, UserRow.username.label("value"))
         .join(UserRow, UserRow.id == PostMentionRow.user_id)
-        .where(PostMentionRow.post_id.in_(post_ids))
+        .where(in_id_list(PostMentionRow.post_id, post_ids))
     )
     tags = select(PostTagRow.post_id, kind(_TAG), PostTagRow.position, PostTagRow.tag).where(
-        PostTagRow.post_id.in_(post_ids)
+        in_id_list(PostTagRow.post_id, post_ids)
     )
     links = select(PostLinkRow.post_id, kind(_LINK), PostLinkRow.position, PostLinkRow.url).where(
-        PostLinkRow.post_id.in_(post_ids)
+        in_id_list(PostLinkRow.post_id, post_ids)
     )
     return union_all(mentions, tags, links)
+
+
+_EXTRAS = _extras_query()

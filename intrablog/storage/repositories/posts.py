@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from functools import lru_cache
 
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import BigInteger, Integer, bindparam, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,8 +23,8 @@ from intrablog.storage.models import (
     UserRow,
 )
 from intrablog.storage.repositories.post_loading import IDS_PER_QUERY, load_posts, newest_first, select_posts
-from intrablog.storage.sql import without_index
-from intrablog.storage.visibility import readable_by
+from intrablog.storage.sql import AnySelect, without_index
+from intrablog.storage.visibility import readable_by, readable_to
 
 
 class SqlPostRepository:
@@ -138,18 +139,13 @@ class SqlPostRepository:
         LIMIT n) that stops after n matching rows, with no sort and nothing materialised per follower. Its
         cost is proportional to limit / (share of all traffic the viewer follows): a few hundred rows for
         a typical reader at the benchmark's 1,000,000 posts, whatever the table's size. It degrades for a
-        reader who follows almost nothing that is active (the walk reads far back before it has n posts);
-        issue 7 revisits this with fan-out on write for huge audiences and sparse followers.
-        ``without_index`` keeps SQLite from trading that walk for a union of index look-ups plus a sort.
+        reader who follows almost nothing that is active (the walk reads far back before it has n posts).
+        ``bench/home_timeline.py`` and ``bench/fanout.py`` measure it (README, "Capacity"); the statement is
+        prebuilt per shape (``_home_statement``). ``without_index`` keeps SQLite from trading that walk for
+        a union of index look-ups plus a sort.
         """
-        followed_channels = select(ChannelFollowRow.channel_id).where(ChannelFollowRow.follower_id == viewer.id)
-        followed_people = select(UserFollowRow.user_id).where(UserFollowRow.follower_id == viewer.id)
-        author_id, channel_id = without_index(PostRow.author_id), without_index(PostRow.channel_id)
-        statement = select_posts().where(
-            readable_by(viewer),
-            or_(author_id == viewer.id, channel_id.in_(followed_channels), author_id.in_(followed_people)),
-        )
-        return await load_posts(self._session, newest_first(statement, page))
+        statement = _home_statement(viewer.is_site_admin, page.before is not None, page.limit)
+        return await load_posts(self._session, statement, {"viewer_id": viewer.id, "before": page.before})
 
     async def in_channel(self, channel_id: int, page: PageRequest) -> list[Post]:
         """The channel's posts; the caller has already checked that the reader may read the channel."""
@@ -173,3 +169,23 @@ class SqlPostRepository:
         """The root and its replies that the viewer may read, oldest first; deleted ones left out."""
         statement = select_posts().where(PostRow.thread_root == root_id, readable_by(viewer)).order_by(PostRow.id)
         return await load_posts(self._session, statement)
+
+
+@lru_cache(maxsize=256)
+def _home_statement(site_admin: bool, paged: bool, limit: int) -> AnySelect:
+    """The home query for one shape of request, built once (the viewer and the cursor are parameters).
+
+    Every page view runs it: building the statement and its cache key anew each time cost more than the
+    database's work. The limit stays a literal, so PostgreSQL plans the walk knowing where it stops.
+    """
+    viewer_id = bindparam("viewer_id", type_=Integer())
+    followed_channels = select(ChannelFollowRow.channel_id).where(ChannelFollowRow.follower_id == viewer_id)
+    followed_people = select(UserFollowRow.user_id).where(UserFollowRow.follower_id == viewer_id)
+    author_id, channel_id = without_index(PostRow.author_id), without_index(PostRow.channel_id)
+    statement = select_posts().where(
+        readable_to(viewer_id, site_admin),
+        or_(author_id == viewer_id, channel_id.in_(followed_channels), author_id.in_(followed_people)),
+    )
+    if paged:
+        statement = statement.where(PostRow.id < bindparam("before", type_=BigInteger()))
+    return statement.order_by(PostRow.id.desc()).limit(limit)

@@ -5,12 +5,24 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import String, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from intrablog.domain.model import Session
 from intrablog.storage.models import SessionRow, UserRow
 from intrablog.storage.repositories.users import USER_COLUMNS, user_from_row
+from intrablog.storage.types import UTCDateTime
+
+# Every authenticated request runs it: built once, with the hash and the time as parameters.
+_LIVE_SESSION = (
+    select(SessionRow.token_hash, SessionRow.created_at, SessionRow.expires_at, *USER_COLUMNS)
+    .join(UserRow, UserRow.id == SessionRow.user_id)
+    .where(
+        SessionRow.token_hash == bindparam("token_hash", type_=String()),
+        SessionRow.revoked_at.is_(None),
+        SessionRow.expires_at > bindparam("now", type_=UTCDateTime()),
+    )
+)
 
 
 class SqlSessionRepository:
@@ -26,12 +38,7 @@ class SqlSessionRepository:
 
     async def get(self, token_hash: str, now: datetime) -> Session | None:
         """The live session for this hash (not expired, not revoked), or None."""
-        statement = (
-            select(SessionRow.token_hash, SessionRow.created_at, SessionRow.expires_at, *USER_COLUMNS)
-            .join(UserRow, UserRow.id == SessionRow.user_id)
-            .where(SessionRow.token_hash == token_hash, SessionRow.revoked_at.is_(None), SessionRow.expires_at > now)
-        )
-        row = (await self._session.execute(statement)).first()
+        row = (await self._session.execute(_LIVE_SESSION, {"token_hash": token_hash, "now": now})).first()
         if row is None:
             return None
         return Session(
