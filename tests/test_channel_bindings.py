@@ -171,7 +171,7 @@ async def test_only_site_admins_bind_and_unbind_and_the_effect_is_immediate(boun
         assert (await api.call("DELETE", "/api/v1/channels/engineering/groups/engineering", who)).status == 403
 
     created = await api.json("POST", "/api/v1/channels/launch/groups", "alice", status=201, json=binding)
-    assert created == {"channel": "launch", "group": "hr", "role": "poster"}
+    assert created == {"channel": "launch", "group": "hr", "role": "poster", "source": "api"}
     assert await _members(api, "launch") == {"carol": ("poster", "group")}
     await api.json("DELETE", "/api/v1/channels/launch/groups/hr", "alice", status=204)
     assert await _members(api, "launch") == {}
@@ -182,6 +182,32 @@ async def test_only_site_admins_bind_and_unbind_and_the_effect_is_immediate(boun
     for body, field in (({"group": " "}, "group"), ({"group": "hr", "role": "boss"}, "role")):
         bad = await api.json("POST", "/api/v1/channels/launch/groups", "alice", status=422, json=body)
         assert [error["field"] for error in bad["errors"]] == [field]
+
+
+async def test_a_channels_bindings_are_listed_with_where_they_come_from_to_its_readers_only(
+    bound: tuple[Api, World],
+) -> None:
+    api, world = bound
+    await _sync(world)
+    for name in ("alice", "bob", "dave"):
+        await api.login(name)
+    await api.json("POST", "/api/v1/channels/on-call/groups", "alice", status=201, json={"group": "HR"})
+
+    listed = await api.json("GET", "/api/v1/channels/on-call/groups", "dave")
+    assert listed == [
+        {"channel": "on-call", "group": "admins", "role": "admin", "source": "config"},
+        {"channel": "on-call", "group": "hr", "role": "member", "source": "api"},
+        {"channel": "on-call", "group": "oncall", "role": "member", "source": "config"},
+    ]
+    assert await api.json("GET", "/api/v1/channels/launch/groups", "dave") == []
+    # The private channel's bindings: its members see them; to anyone else it does not exist.
+    assert await api.json("GET", "/api/v1/channels/eng-secret/groups", "bob") == [
+        {"channel": "eng-secret", "group": "engineering", "role": "member", "source": "config"}
+    ]
+    hidden = await api.call("GET", "/api/v1/channels/eng-secret/groups", "dave")
+    missing = await api.call("GET", "/api/v1/channels/no-such/groups", "dave")
+    assert (hidden.status, missing.status) == (404, 404)
+    assert (await hidden.json())["detail"] == (await missing.json())["detail"].replace("no-such", "eng-secret")
 
 
 async def test_site_admins_and_announcement_posters_come_from_groups(

@@ -126,6 +126,8 @@ class BindingView:
     channel: str
     group: str
     role: Role
+    # "config": from the config file (changed there only); "api": made by a site admin at runtime.
+    source: str = "api"
 
 
 class GroupBindingService:
@@ -152,6 +154,16 @@ class GroupBindingService:
                 )
             await uow.commit()
         return BindingView(channel.name, ref, parsed_role)
+
+    async def of_channel(self, viewer: User, channel_name: str) -> list[BindingView]:
+        """The groups bound to a channel, for whoever may read it (a private one stays 404 to outsiders)."""
+        async with self._ctx.database.unit_of_work() as uow:
+            channel = (await readable_channel(uow, viewer, channel_name)).channel
+            configured = [b for b in await configured_bindings(uow, self._ctx.policy) if b.channel_id == channel.id]
+            stored = [b for b in await uow.bindings.stored() if b.channel_id == channel.id]
+        views = [BindingView(channel.name, b.group, b.role, "config") for b in configured]
+        views += [BindingView(channel.name, b.group, b.role, "api") for b in stored]
+        return sorted(views, key=lambda view: (view.group, view.role.rank, view.source))
 
     async def unbind(self, actor: User, channel_name: str, group: str) -> None:
         _require_site_admin(actor)

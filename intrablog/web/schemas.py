@@ -123,6 +123,8 @@ class GroupBindingOut(_Out):
     channel: str
     group: str
     role: Literal["member", "poster", "admin"]
+    # "config": set in the config file (changed only there); "api": made through this API.
+    source: Literal["config", "api"] = "api"
 
 
 class PostOut(_Out):

@@ -185,6 +185,7 @@ ROUTES: dict[RouteKey, Entry] = {
         on_channel("/api/v1/channels/{name}/follow", fresh=True),
         fresh_channels=True,
     ),
+    ("GET", "/api/v1/channels/{name}/groups"): Entry(READ, on_channel("/api/v1/channels/{name}/groups")),
     # Site admins only, checked before the channel is looked up: a 403 tells nothing about a private one.
     ("POST", "/api/v1/channels/{name}/groups"): Entry(
         per_kind(SITE_ADMIN_ONLY, SITE_ADMIN_ONLY, SITE_ADMIN_ONLY), _bind

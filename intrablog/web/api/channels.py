@@ -109,6 +109,26 @@ async def unfollow_channel(request: web.Request) -> web.StreamResponse:
 
 
 @api.route(
+    "GET",
+    "/api/v1/channels/{name}/groups",
+    summary="The directory groups bound to a channel, with the role each gives",
+    description=(
+        "Bindings from the config file (`source: config`) and from this API (`source: api`). Readable by "
+        "whoever may read the channel; a private channel answers 404 to everyone else."
+    ),
+    tag="channels",
+    response=GroupBindingOut,
+    response_is_list=True,
+    errors=(404,),
+)
+async def channel_groups(request: web.Request) -> web.StreamResponse:
+    views = await request.app[SERVICES].group_bindings.of_channel(identity(request).user, path_text(request, "name"))
+    return json_response(
+        [GroupBindingOut(channel=v.channel, group=v.group, role=v.role.value, source=v.source) for v in views]
+    )
+
+
+@api.route(
     "POST",
     "/api/v1/channels/{name}/groups",
     summary="Bind a directory group to a channel with a role (site admins only)",
