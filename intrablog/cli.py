@@ -109,7 +109,13 @@ def _check(settings: Settings, source: str) -> int:
                 failures += 1
                 print(f"FAIL  {name} at {where}: {exc.detail}")
         if settings.database.is_sqlite:
-            print("note  SQLite: single node only (use PostgreSQL to run several intrablog nodes)")
+            print("note  single node: SQLite deployments run one intrablog process (PostgreSQL for several)")
+        else:
+            print(
+                "note  several nodes may share this database; one runs the bridge (advisory lock), the "
+                f"others try to take it every {settings.xmpp.leader_retry_seconds:g} s (xmpp.leader_retry_seconds); "
+                f"a hung node keeps it at most {settings.xmpp.leader_timeout_seconds:g} s (xmpp.leader_timeout_seconds)"
+            )
         return EXIT_UNAVAILABLE if failures else 0
 
     return asyncio.run(run_with_runtime(settings, work))

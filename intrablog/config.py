@@ -11,7 +11,16 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from intrablog.errors import ConfigError
@@ -162,12 +171,28 @@ class XmppConfig(_Section):
     # Messages sent per batch before the bridge asks the server to confirm with an iq ping.
     batch_size: int = Field(50, ge=1, le=1000)
     reconnect_max_delay: float = Field(10.0, gt=0, le=300)
+    # Several nodes on one PostgreSQL: one of them runs the bridge, the holder of an advisory lock. The others
+    # try to take it this often (seconds), and the holder checks its hold as often.
+    leader_retry_seconds: float = Field(1.0, gt=0, le=60)
+    # How long a bridge node that stops answering (hung, or its machine or network gone) keeps the lock
+    # before PostgreSQL ends its session: the lock connection's idle_session_timeout and TCP keepalives.
+    # A node that exits or is killed releases it at once.
+    leader_timeout_seconds: float = Field(10.0, gt=0, le=600, validate_default=True)
 
     @field_validator("domain", "server_domain")
     @classmethod
     def _domain(cls, value: str) -> str:
         if not re.fullmatch(r"[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?", value) or ".." in value:
             raise ValueError("must be a domain name such as blog.example.com")
+        return value
+
+    @field_validator("leader_timeout_seconds")
+    @classmethod
+    def _leader_timeout_covers_checks(cls, value: float, info: ValidationInfo) -> float:
+        retry = info.data.get("leader_retry_seconds")
+        # The holder's checks, every leader_retry_seconds, are what keep its lock session from timing out.
+        if retry is not None and value <= 2 * retry:
+            raise ValueError(f"must be more than twice leader_retry_seconds ({retry})")
         return value
 
 

@@ -2,6 +2,10 @@
 
 Adapters are built up front (they connect lazily); everything that starts or holds a resource does so in
 the app's ``cleanup_ctx``, in that order, so shutdown runs in reverse and nothing leaks.
+
+On SQLite there is one node: the event bus is in memory and the bridge (when enabled) simply runs. On
+PostgreSQL several nodes may share the database: events cross them through LISTEN/NOTIFY, and of the nodes
+with the bridge enabled exactly one runs it, the holder of an advisory lock; the others wait to take over.
 """
 
 from __future__ import annotations
@@ -15,14 +19,19 @@ from typing import Any
 
 from aiohttp import web
 
-from bridges.xmpp.lifecycle import run_bridge
+from bridges.xmpp.lifecycle import run_bridge, running_bridge
 from intrablog.config import Settings
 from intrablog.directory.ldap import LdapDirectory
+from intrablog.domain.event_ports import EventBus
+from intrablog.errors import Conflict
 from intrablog.services.context import Policy, ServiceContext
 from intrablog.services.events import InMemoryEventBus
 from intrablog.services.facade import Services
+from intrablog.services.node import BridgeRole, NodeStatus
 from intrablog.storage.database import SqlDatabase
+from intrablog.storage.leader_lock import BRIDGE_LOCK_KEY, AdvisoryLock
 from intrablog.storage.migrate import migrate
+from intrablog.storage.notify_bus import PostgresEventBus
 from intrablog.web.app import create_app
 from intrablog.web.keys import WebSettings
 
@@ -79,16 +88,26 @@ class Runtime:
     settings: Settings
     database: SqlDatabase
     directory: LdapDirectory
-    events: InMemoryEventBus
+    events: EventBus
     services: Services
+    # The in-process bus: ``events`` itself on SQLite, the one the NOTIFY bus wraps on PostgreSQL.
+    local_events: InMemoryEventBus
+
+    @property
+    def node(self) -> NodeStatus:
+        return self.services.node
 
 
 def build_runtime(settings: Settings) -> Runtime:
     database = SqlDatabase(settings.database)
     directory = LdapDirectory(settings.ldap)
-    events = InMemoryEventBus()
+    node = NodeStatus()
+    local = InMemoryEventBus()
+    events: EventBus = local
+    if not settings.database.is_sqlite:
+        events = PostgresEventBus(settings.database.url, local, database, node.node_id)
     context = ServiceContext(database=database, directory=directory, events=events, policy=policy_from(settings))
-    return Runtime(settings, database, directory, events, Services(context))
+    return Runtime(settings, database, directory, events, Services(context, node), local)
 
 
 def build_app(settings: Settings) -> web.Application:
@@ -98,13 +117,27 @@ def build_app(settings: Settings) -> web.Application:
     async def database_lifecycle(_: web.Application) -> AsyncIterator[None]:
         if settings.database.auto_migrate:
             await migrate(settings.database.url)
-        seeded = await runtime.services.channels.seed()
+        try:
+            seeded = await runtime.services.channels.seed()
+        except Conflict:
+            # Another node, starting at the same moment, created one of them first: it exists now.
+            seeded = await runtime.services.channels.seed()
         if seeded:
             log.info("created configured channels: %s", ", ".join(seeded))
         yield
         await runtime.database.dispose()
 
     app.cleanup_ctx.append(database_lifecycle)
+    events = runtime.events
+    if isinstance(events, PostgresEventBus):
+        bus = events
+
+        async def event_bus_lifecycle(_: web.Application) -> AsyncIterator[None]:
+            await bus.start()
+            yield
+            await bus.stop()
+
+        app.cleanup_ctx.append(event_bus_lifecycle)
     interval = settings.ldap.sync_interval_minutes
     if interval > 0:
 
@@ -125,13 +158,56 @@ def build_app(settings: Settings) -> web.Application:
             await asyncio.gather(task, return_exceptions=True)
 
         app.cleanup_ctx.append(reminder_lifecycle)
-    if settings.xmpp.enabled:
+    if settings.xmpp.enabled and settings.database.is_sqlite:
         # After the database (the bridge drains the outbox), before the web's own start-up; stopped first.
         def bridge_lifecycle(_: web.Application) -> AsyncIterator[None]:
+            runtime.node.bridge = BridgeRole.LEADER  # the only node
             return run_bridge(runtime.services, runtime.events, settings.xmpp, settings.server.public_url)
 
         app.cleanup_ctx.append(bridge_lifecycle)
+    elif settings.xmpp.enabled:
+
+        async def bridge_leadership_lifecycle(_: web.Application) -> AsyncIterator[None]:
+            runtime.node.bridge = BridgeRole.STANDBY
+            task = start_background(lead_bridge(runtime), "bridge-leadership")
+            yield
+            task.cancel()  # a running bridge stops gracefully, then the lock is released
+            await asyncio.gather(task, return_exceptions=True)
+
+        app.cleanup_ctx.append(bridge_leadership_lifecycle)
     return app
+
+
+async def lead_bridge(runtime: Runtime) -> None:
+    """Contend for the bridge lock; while this node holds it, run the bridge; when the hold is lost (the
+    database connection ended or stopped answering), stop the bridge at once and contend again."""
+    settings = runtime.settings
+    lock = AdvisoryLock(
+        settings.database.url,
+        BRIDGE_LOCK_KEY,
+        f"bridge {runtime.node.node_id}",
+        retry_seconds=settings.xmpp.leader_retry_seconds,
+        timeout_seconds=settings.xmpp.leader_timeout_seconds,
+    )
+    try:
+        while True:
+            runtime.node.bridge = BridgeRole.STANDBY
+            await lock.acquire()
+            runtime.node.bridge = BridgeRole.LEADER
+            log.info("this node (%s) runs the XMPP bridge", runtime.node.node_id)
+            try:
+                async with running_bridge(runtime.services, runtime.events, settings.xmpp, settings.server.public_url):
+                    await lock.wait_lost()
+                log.error("lost the bridge lock with the database connection; the bridge stopped here")
+            except Exception:  # a bridge that cannot start must not spin: give another node its chance
+                log.exception("the XMPP bridge failed on this node; giving the lock up")
+                await lock.release()
+                await asyncio.sleep(settings.xmpp.leader_retry_seconds)
+            finally:
+                runtime.node.bridge = BridgeRole.STANDBY
+                await lock.release()
+    finally:
+        await lock.close()
 
 
 async def sync_directory_every(services: Services, seconds: float) -> None:
@@ -163,7 +239,12 @@ async def send_reminders_every(services: Services, seconds: float) -> None:
 async def run_with_runtime(settings: Settings, work: Callable[[Runtime], Awaitable[int]]) -> int:
     """Run a CLI job against the adapters, disposing of them afterwards."""
     runtime = build_runtime(settings)
+    events = runtime.events
+    if isinstance(events, PostgresEventBus):
+        await events.start(listen=False)  # what the job publishes (a sync's membership changes) reaches the nodes
     try:
         return await work(runtime)
     finally:
+        if isinstance(events, PostgresEventBus):
+            await events.stop()
         await runtime.database.dispose()

@@ -31,7 +31,8 @@ def test_check_config_reports_what_works(
     assert result.returncode == 0, result.stdout + result.stderr
     assert "ok    database answers" in result.stdout
     assert f"ok    directory answers at {private_ldap_config.url}" in result.stdout
-    assert "single node only" in result.stdout
+    assert "note  single node: SQLite deployments run one intrablog process" in result.stdout
+    assert "several nodes" not in result.stdout
 
     private_slapd.stop()
     result = _intrablog("check-config", str(path))
@@ -41,6 +42,33 @@ def test_check_config_reports_what_works(
     assert "Traceback" not in result.stderr
     # The bind password of the service account never appears.
     assert "admin-secret" not in result.stdout + result.stderr
+
+
+def test_check_config_on_postgresql_says_several_nodes_may_share_it(
+    tmp_path: Path, postgres_url: str, ldap_config: LdapConfig
+) -> None:
+    path = write_config(tmp_path, postgres_url, ldap_config, "[xmpp]\nleader_retry_seconds = 2\n")
+    result = _intrablog("check-config", str(path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "ok    database answers at postgresql+asyncpg://" in result.stdout
+    assert (
+        "note  several nodes may share this database; one runs the bridge (advisory lock), the others try to "
+        "take it every 2 s (xmpp.leader_retry_seconds); a hung node keeps it at most 10 s" in result.stdout
+    )
+    assert "single node" not in result.stdout
+
+
+def test_check_config_names_a_leader_timeout_too_short_for_its_checks(
+    tmp_path: Path, postgres_url: str, ldap_config: LdapConfig
+) -> None:
+    path = write_config(tmp_path, postgres_url, ldap_config, "[xmpp]\nleader_timeout_seconds = 1.5\n")
+    result = _intrablog("check-config", str(path))
+    assert result.returncode == 2
+    assert (
+        f"intrablog: configuration error: {path}: xmpp.leader_timeout_seconds: must be more than twice "
+        "leader_retry_seconds (1.0)" in result.stderr
+    )
+    assert "Traceback" not in result.stderr
 
 
 def test_migrate_then_seed(tmp_path: Path, fresh_database_url: object, ldap_config: LdapConfig) -> None:

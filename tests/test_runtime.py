@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from aiohttp.test_utils import TestClient, TestServer
@@ -17,7 +18,9 @@ async def test_start_on_an_empty_database_migrates_and_seeds(tmp_path: Path, lda
     async with TestClient(TestServer(build_app(settings))) as client:
         health = await client.get("/healthz")
         assert health.status == 200
-        assert await health.json() == {"status": "ok", "database": "ok", "directory": "ok"}
+        body = await health.json()
+        assert body == {"status": "ok", "database": "ok", "directory": "ok", "node": body["node"], "bridge": "disabled"}
+        assert str(os.getpid()) in body["node"]
         login = await client.post("/api/v1/login", json={"username": "bob", "password": "bob-pass"})
         token = (await login.json())["token"]
         channels = await client.get("/api/v1/channels", headers={"Authorization": f"Bearer {token}"})

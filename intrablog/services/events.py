@@ -1,7 +1,9 @@
 """The in-process event bus: services publish after commit; the live web stream and the bridges subscribe.
 
 Each subscriber owns a bounded queue, so a slow consumer cannot stall a service: when its queue is full
-the subscriber is marked overflowed and dropped, and must resubscribe and catch up from storage.
+the subscriber is marked overflowed and dropped, and must resubscribe and catch up from storage. Across
+several nodes (PostgreSQL) ``intrablog.storage.notify_bus`` wraps this bus: it delivers here what the other
+nodes publish.
 """
 
 from __future__ import annotations
@@ -40,6 +42,13 @@ class Subscription:
         if not self._queue.full():
             self._queue.put_nowait(None)
 
+    def _drop(self) -> None:
+        # Like an overflow: get() answers None from now on (waking a waiting get()), so the subscriber
+        # subscribes again and catches up from storage.
+        self.overflowed = True
+        if not self._queue.full():
+            self._queue.put_nowait(None)
+
     def __aiter__(self) -> AsyncIterator[DomainEvent]:
         return self._iterate()
 
@@ -64,6 +73,16 @@ class InMemoryEventBus:
     @property
     def subscriber_count(self) -> int:
         return len(self._subscribers)
+
+    def drop_all(self) -> None:
+        """End every subscription as if it had fallen behind: events may have been missed (the bus across
+        nodes lost its PostgreSQL connection for a while), so every subscriber must catch up from storage."""
+        subscriptions = list(self._subscribers)
+        self._subscribers.clear()
+        for subscription in subscriptions:
+            subscription._drop()
+        if subscriptions:
+            log.warning("%d event subscribers told to catch up from storage", len(subscriptions))
 
     async def publish(self, event: DomainEvent) -> None:
         for subscription in list(self._subscribers):

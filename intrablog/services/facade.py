@@ -17,6 +17,7 @@ from intrablog.services.directory_sync import DirectorySyncService
 from intrablog.services.group_roles import GroupBindingService
 from intrablog.services.im import ImService
 from intrablog.services.messages import MessageService
+from intrablog.services.node import BridgeRole, NodeStatus
 from intrablog.services.people import PeopleService
 from intrablog.services.posts import PostService
 from intrablog.services.timelines import TimelineService
@@ -28,6 +29,8 @@ HEALTH_TIMEOUT_S = 5.0
 class Health:
     database: str
     directory: str
+    node: str = ""
+    bridge: BridgeRole = BridgeRole.DISABLED
 
     @property
     def ok(self) -> bool:
@@ -35,8 +38,9 @@ class Health:
 
 
 class Services:
-    def __init__(self, ctx: ServiceContext) -> None:
+    def __init__(self, ctx: ServiceContext, node: NodeStatus | None = None) -> None:
         self.context = ctx
+        self.node = node if node is not None else NodeStatus()
         self.accounts = AccountService(ctx)
         self.channels = ChannelService(ctx)
         self.people = PeopleService(ctx)
@@ -54,7 +58,7 @@ class Services:
         database, directory = await asyncio.gather(
             _probe(self.context.database.ping()), _probe(self.context.directory.ping())
         )
-        return Health(database=database, directory=directory)
+        return Health(database=database, directory=directory, node=self.node.node_id, bridge=self.node.bridge)
 
 
 async def _probe(check: Awaitable[None]) -> str:

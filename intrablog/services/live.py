@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Generic, Literal, Protocol, TypeVar, runtime_checkable
 
 from intrablog.domain import rules
+from intrablog.domain.event_ports import EventSubscription
 from intrablog.domain.events import DomainEvent, Followed, MembershipChanged, Unfollowed
 from intrablog.domain.ids import parse_id
 from intrablog.domain.im import DirectMessage
@@ -23,7 +24,6 @@ from intrablog.domain.ports import UnitOfWork
 from intrablog.errors import NotFound
 from intrablog.services.access import readable_channel, readable_post
 from intrablog.services.context import ServiceContext
-from intrablog.services.events import Subscription
 from intrablog.services.people import user_or_404
 
 LiveKind = Literal["home", "mentions", "channel", "person", "thread", "conversation"]
@@ -36,7 +36,7 @@ _CATCH_UP_PAGE = 50
 
 @runtime_checkable
 class EventSource(Protocol):
-    def subscribe(self) -> Subscription: ...
+    def subscribe(self) -> EventSubscription: ...
 
 
 @dataclass(frozen=True)
@@ -91,7 +91,7 @@ class LiveService:
             raise TypeError(f"the event publisher {type(source).__name__} offers no subscribe(): no live stream")
         return cls(ctx, source)
 
-    def subscribe(self) -> Subscription:
+    def subscribe(self) -> EventSubscription:
         return self._source.subscribe()
 
     async def open(self, viewer: User, kind: LiveKind, name: str = "") -> LiveScope:

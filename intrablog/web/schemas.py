@@ -202,3 +202,8 @@ class HealthOut(_Out):
     status: Literal["ok", "degraded"]
     database: str
     directory: str
+    node: str = Field(description="This process's node id (host, process id, random tag)")
+    bridge: Literal["disabled", "standby", "leader"] = Field(
+        description="leader: this node runs the XMPP bridge (on PostgreSQL it holds the bridge lock); "
+        "standby: another node does, and this one takes over if it dies; disabled: [xmpp] enabled is false"
+    )

@@ -17,7 +17,8 @@ OPENAPI_DOC = web.AppKey("openapi_doc", dict[str, Any])
 @api.route(
     "GET",
     "/healthz",
-    summary="Database and directory status: 200 when both answer, 503 otherwise (same body)",
+    summary="Database and directory status (200 when both answer, 503 otherwise, same body), this node's id "
+    "and whether it runs the XMPP bridge",
     tag="system",
     response=HealthOut,
     auth=False,
@@ -25,7 +26,13 @@ OPENAPI_DOC = web.AppKey("openapi_doc", dict[str, Any])
 )
 async def healthz(request: web.Request) -> web.StreamResponse:
     health = await request.app[SERVICES].health()
-    body = HealthOut(status="ok" if health.ok else "degraded", database=health.database, directory=health.directory)
+    body = HealthOut(
+        status="ok" if health.ok else "degraded",
+        database=health.database,
+        directory=health.directory,
+        node=health.node,
+        bridge=health.bridge.value,
+    )
     return json_response(body, status=200 if health.ok else 503)
 
 
