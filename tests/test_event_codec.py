@@ -8,7 +8,8 @@ from typing import get_args
 
 import pytest
 
-from intrablog.domain.events import DomainEvent, PostCreated, SignedIn
+from intrablog.domain.events import AckReminderDue, DomainEvent, PostCreated, SignedIn
+from intrablog.services.announcements import REMINDER_EVENT_SLICE
 from intrablog.storage.event_codec import (
     MAX_PAYLOAD_BYTES,
     UndecodableEvent,
@@ -68,3 +69,12 @@ def test_a_post_too_long_for_notify_is_sent_by_reference() -> None:
 def test_a_payload_that_is_not_an_event_is_refused(kind: str, data: object, complaint: str) -> None:
     with pytest.raises(UndecodableEvent, match=complaint):
         decode_event(kind, data)
+
+
+def test_a_reminder_slice_of_the_largest_user_ids_still_fits_one_payload() -> None:
+    # The service publishes a reminder round in slices of REMINDER_EVENT_SLICE people; a slice must travel.
+    ids = tuple(range(2**31 - REMINDER_EVENT_SLICE, 2**31))
+    event = AckReminderDue(post_id=2**62 + 5, user_ids=ids)
+    assert fits(dumps({"t": "AckReminderDue", "e": to_json(event)}))
+    one_more = AckReminderDue(post_id=2**62 + 5, user_ids=(*ids, *ids))
+    assert not fits(dumps({"t": "AckReminderDue", "e": to_json(one_more)}))

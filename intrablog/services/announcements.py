@@ -16,6 +16,8 @@ from intrablog.services.access import readable_post
 from intrablog.services.context import ServiceContext
 
 log = logging.getLogger(__name__)
+# People named by one AckReminderDue event (about 4 kB of JSON at most).
+REMINDER_EVENT_SLICE = 400
 
 
 def _does_not_ask(post_id: int) -> Conflict:
@@ -113,7 +115,10 @@ class AnnouncementService:
                 user_ids = await uow.acknowledgements.remind(post_id, author_id, origin_id_for_reminder(post_id), now)
                 await uow.commit()
             log.info("acknowledgement reminder sent", extra={"post_id": post_id, "reminded": len(user_ids)})
-            if user_ids:
-                await self._ctx.events.publish(AckReminderDue(post_id, tuple(user_ids)))
+            # In slices: an event crosses nodes as one NOTIFY payload (< 8 kB), and a company is larger.
+            for start in range(0, len(user_ids), REMINDER_EVENT_SLICE):
+                await self._ctx.events.publish(
+                    AckReminderDue(post_id, tuple(user_ids[start : start + REMINDER_EVENT_SLICE]))
+                )
             reminded += len(user_ids)
         return reminded

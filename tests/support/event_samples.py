@@ -6,6 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 from intrablog.domain.directory import SyncReport
 from intrablog.domain.events import (
+    AckReminderDue,
+    AnnouncementAcknowledged,
     ChannelCreated,
     DirectMessageSent,
     DirectorySynced,
@@ -18,7 +20,7 @@ from intrablog.domain.events import (
     Unfollowed,
 )
 from intrablog.domain.im import DirectMessage
-from intrablog.domain.model import AuthorView, Channel, ChannelKind, Post, Role, Visibility
+from intrablog.domain.model import Acknowledgement, AuthorView, Channel, ChannelKind, Post, Role, Visibility
 
 AT = datetime(2025, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)
 ALICE = AuthorView("alice", "Alice Archer")
@@ -57,4 +59,6 @@ ONE_OF_EACH: list[DomainEvent] = [
     SignedIn(user_id=7),
     DirectMessageSent(DirectMessage(11, ALICE, 1, BOB, 2, "lunch? ünïcödé ✓", AT)),
     DirectorySynced(SyncReport(ok=False, started_at=AT, finished_at=AT, people=3, error="directory down")),
+    AnnouncementAcknowledged(Acknowledgement(2**62 + 5, "bob", "Bob Baker", None, AT, "im"), user_id=2, author_id=1),
+    AckReminderDue(post_id=2**62 + 5, user_ids=(2, 3, 10_000)),
 ]
