@@ -138,26 +138,15 @@ def build_app(settings: Settings) -> web.Application:
             await bus.stop()
 
         app.cleanup_ctx.append(event_bus_lifecycle)
-    interval = settings.ldap.sync_interval_minutes
-    if interval > 0:
-
-        async def directory_sync_lifecycle(_: web.Application) -> AsyncIterator[None]:
-            task = start_background(sync_directory_every(runtime.services, interval * 60.0), "directory-sync")
-            yield
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-
-        app.cleanup_ctx.append(directory_sync_lifecycle)
+    if settings.ldap.sync_interval_minutes > 0:
+        # A failed sync is reported (and recorded) by the service and retried at the next interval.
+        sync = every(settings.ldap.sync_interval_minutes * 60.0, runtime.services.directory_sync.run, "directory sync")
+        app.cleanup_ctx.append(background(sync, "directory-sync"))
     if settings.announcements.reminder_delay_minutes > 0:
+        # Every node may run it: each announcement's reminder is claimed in the database, so it goes out once.
         check_every = settings.announcements.reminder_check_seconds
-
-        async def reminder_lifecycle(_: web.Application) -> AsyncIterator[None]:
-            task = start_background(send_reminders_every(runtime.services, check_every), "ack-reminders")
-            yield
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-
-        app.cleanup_ctx.append(reminder_lifecycle)
+        reminders = every(check_every, runtime.services.announcements.send_due_reminders, "acknowledgement reminders")
+        app.cleanup_ctx.append(background(reminders, "ack-reminders"))
     if settings.xmpp.enabled and settings.database.is_sqlite:
         # After the database (the bridge drains the outbox), before the web's own start-up; stopped first.
         def bridge_lifecycle(_: web.Application) -> AsyncIterator[None]:
@@ -166,15 +155,9 @@ def build_app(settings: Settings) -> web.Application:
 
         app.cleanup_ctx.append(bridge_lifecycle)
     elif settings.xmpp.enabled:
-
-        async def bridge_leadership_lifecycle(_: web.Application) -> AsyncIterator[None]:
-            runtime.node.bridge = BridgeRole.STANDBY
-            task = start_background(lead_bridge(runtime), "bridge-leadership")
-            yield
-            task.cancel()  # a running bridge stops gracefully, then the lock is released
-            await asyncio.gather(task, return_exceptions=True)
-
-        app.cleanup_ctx.append(bridge_leadership_lifecycle)
+        runtime.node.bridge = BridgeRole.STANDBY
+        # Cancelling stops a running bridge gracefully, then the lock is released.
+        app.cleanup_ctx.append(background(lambda: lead_bridge(runtime), "bridge-leadership"))
     return app
 
 
@@ -210,30 +193,35 @@ async def lead_bridge(runtime: Runtime) -> None:
         await lock.close()
 
 
-async def sync_directory_every(services: Services, seconds: float) -> None:
-    """The background directory sync: first one interval after start, then every interval.
+def every(seconds: float, job: Callable[[], Awaitable[object]], what: str) -> Callable[[], Coroutine[Any, Any, None]]:
+    """A schedule: run ``job`` every ``seconds``, the first time one interval after start.
 
-    A failed sync is reported (and recorded) by the service and retried at the next interval.
+    A failed round (a bug, the database away) is logged and must not end the schedule: the next one runs.
     """
-    while True:
-        await asyncio.sleep(seconds)
-        try:
-            await services.directory_sync.run()
-        except Exception:  # a bug in one run must not end the schedule; it is logged and the next run tried
-            log.exception("directory sync crashed")
+
+    async def schedule() -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            try:
+                await job()
+            except Exception:
+                log.exception("%s failed; trying again in %.0f s", what, seconds)
+
+    return schedule
 
 
-async def send_reminders_every(services: Services, seconds: float) -> None:
-    """The acknowledgement reminders: every ``seconds``, remind about the announcements that are due.
+def background(
+    work: Callable[[], Coroutine[Any, Any, Any]], name: str
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """A cleanup context running ``work`` as a named background task while the app runs."""
 
-    Every node may run it: each announcement's reminder is claimed in the database, so it goes out once.
-    """
-    while True:
-        await asyncio.sleep(seconds)
-        try:
-            await services.announcements.send_due_reminders()
-        except Exception:  # one failed round (say, the database away) must not end the schedule
-            log.exception("acknowledgement reminders failed; trying again in %.0f s", seconds)
+    async def lifecycle(_: web.Application) -> AsyncIterator[None]:
+        task = start_background(work(), name)
+        yield
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    return lifecycle
 
 
 async def run_with_runtime(settings: Settings, work: Callable[[Runtime], Awaitable[int]]) -> int:
