@@ -53,7 +53,7 @@ from intrablog.errors import ConfigError
 
 __all__ = ["Launcher", "http_status", "main"]
 
-STARTUP_TIMEOUT = 60.0  # seconds for migrate, seed, and serve to answer /healthz
+STARTUP_TIMEOUT = 60.0  # seconds for migrate, seed, sync-directory, and serve to answer /healthz
 POLL_INTERVAL = 0.1
 
 # Variables the children must not see: the stack's own, and overrides of what the stack sets itself
@@ -134,6 +134,9 @@ class Launcher:
                 self._write_config()
                 self._run_step("migrate")
                 self._run_step("seed")
+                # Everyone in the demo directory is a user from the first minute (announcements reach them
+                # all), not only after the first scheduled sync.
+                self._run_step("sync-directory")
                 self._start_serve()
                 self._write_pids()
                 print(render_banner(self.stack, os.getpid()), flush=True)
