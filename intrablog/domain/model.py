@@ -159,6 +159,10 @@ class NewPost:
     links: tuple[str, ...]
     requires_ack: bool = False
     urgent: bool = False
+    # What a reader sees of the author and the channel, when the caller has just read them in the same unit
+    # of work (the post service has); left out, storage reads them (and says NotFound if either is gone).
+    author: AuthorView | None = None
+    channel_name: str | None = None
 
 
 @dataclass(frozen=True)

@@ -93,6 +93,10 @@ class ChannelRepository(Protocol):
 
     async def by_name(self, name: str) -> Channel | None: ...
 
+    async def by_name_with_membership(self, name: str, user_id: int) -> tuple[Channel, Membership | None] | None:
+        """The channel and the person's membership of it (None if not a member); None if no such channel."""
+        ...
+
     async def add(
         self,
         name: str,
@@ -382,6 +386,14 @@ class UnitOfWork(Protocol):
 
 class Database(Protocol):
     def unit_of_work(self) -> UnitOfWork: ...
+
+    def reading(self) -> UnitOfWork:
+        """A unit of work that only reads: no transaction is opened or rolled back; commit() is an error.
+
+        Each statement sees the data committed when it starts (what PostgreSQL's READ COMMITTED gives a
+        transaction's statements anyway); for the hot single-purpose reads (sign-in check, timelines).
+        """
+        ...
 
     async def ping(self) -> None:
         """Raise Unavailable unless the database answers."""

@@ -30,10 +30,10 @@ def post_not_found(post_id: int | str) -> NotFound:
 
 
 async def readable_channel(uow: UnitOfWork, viewer: User, name: str) -> ChannelAccess:
-    channel = await uow.channels.by_name(name)
-    if channel is None:
+    found = await uow.channels.by_name_with_membership(name, viewer.id)
+    if found is None:
         raise channel_not_found(name)
-    membership = await uow.channels.membership(channel.id, viewer.id)
+    channel, membership = found
     if not rules.can_read_channel(viewer, channel, membership):
         raise channel_not_found(name)
     return ChannelAccess(channel, membership)

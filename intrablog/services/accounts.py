@@ -68,7 +68,9 @@ class AccountService:
         """The user behind a bearer token or session cookie; Unauthenticated if unknown, expired or inactive."""
         if not token or len(token) > 512:
             raise Unauthenticated("missing or invalid token")
-        async with self._ctx.database.unit_of_work() as uow:
+        # Every authenticated request runs this: a reading unit of work (one round trip on PostgreSQL), and
+        # no cache, so a revoked session is refused on the very next request.
+        async with self._ctx.database.reading() as uow:
             session = await uow.sessions.get(hash_token(token), self._ctx.clock.now())
         if session is None or not session.user.active:
             raise Unauthenticated("missing, expired or revoked token")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from intrablog.domain import rules
 from intrablog.domain.announcements import check_announcement_flags
 from intrablog.domain.events import PostCreated, PostDeleted
-from intrablog.domain.model import Channel, NewPost, Post, User
+from intrablog.domain.model import AuthorView, Channel, NewPost, Post, User
 from intrablog.errors import Forbidden, Invalid
 from intrablog.services.access import can_read_post, readable_channel, readable_post
 from intrablog.services.audit import record_deletion
@@ -67,6 +67,9 @@ class PostService:
                     links=parsed.links,
                     requires_ack=draft.requires_ack,
                     urgent=draft.urgent,
+                    # Read in this unit of work (the author at sign-in of this request): storage need not again.
+                    author=AuthorView(username=author.username, display_name=author.display_name),
+                    channel_name=channel.name if channel is not None else None,
                 )
             )
             # In the post's own transaction: a post is never stored without its IM delivery, nor the reverse.

@@ -26,23 +26,23 @@ class TimelineService:
         return PageRequest(limit=limit, before=before)
 
     async def home(self, viewer: User, page: PageRequest) -> Page[Post]:
-        async with self._ctx.database.unit_of_work() as uow:
+        async with self._ctx.database.reading() as uow:
             return _page(await uow.posts.home(viewer, page), page)
 
     async def channel(self, viewer: User, name: str, page: PageRequest) -> Page[Post]:
-        async with self._ctx.database.unit_of_work() as uow:
+        async with self._ctx.database.reading() as uow:
             access = await readable_channel(uow, viewer, name)
             return _page(await uow.posts.in_channel(access.channel.id, page), page)
 
     async def person(self, viewer: User, username: str, page: PageRequest) -> Page[Post]:
-        async with self._ctx.database.unit_of_work() as uow:
+        async with self._ctx.database.reading() as uow:
             author = await uow.users.by_username(username.lower())
             if author is None:
                 raise NotFound(f"no user named {username!r}")
             return _page(await uow.posts.by_author(author.id, viewer, page), page)
 
     async def mentions(self, viewer: User, page: PageRequest) -> Page[Post]:
-        async with self._ctx.database.unit_of_work() as uow:
+        async with self._ctx.database.reading() as uow:
             return _page(await uow.posts.mentioning(viewer, page), page)
 
 

@@ -7,12 +7,13 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, make_url, text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DisconnectionError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 from intrablog.config import DatabaseConfig
 from intrablog.errors import Unavailable
 from intrablog.storage.errors import UNAVAILABLE
+from intrablog.storage.sqlite_driver import one_trip_dbapi
 from intrablog.storage.unit_of_work import SqlUnitOfWork
 
 SQLITE_BUSY_TIMEOUT_MS = 5_000
@@ -26,13 +27,24 @@ class SqlDatabase:
         self.engine: AsyncEngine = create_engine(config.url, echo=config.echo)
         self._ping_timeout = ping_timeout
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        # PostgreSQL reads in autocommit: no BEGIN and ROLLBACK round trips around them (asyncpg switches
+        # client-side, without a round trip). SQLite's driver opens no transaction for reads anyway.
+        readers = self.engine.execution_options(isolation_level="AUTOCOMMIT") if self._is_postgres else self.engine
+        self._readers = async_sessionmaker(readers, expire_on_commit=False)
 
     @property
     def dialect_name(self) -> str:
         return self.engine.dialect.name
 
+    @property
+    def _is_postgres(self) -> bool:
+        return self.engine.dialect.name == "postgresql"
+
     def unit_of_work(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self._sessions(), self.dialect_name)
+
+    def reading(self) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self._readers(), self.dialect_name, read_only=True)
 
     async def ping(self) -> None:
         """Raise Unavailable unless the database answers within the ping timeout."""
@@ -50,9 +62,19 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     """An engine set up for the backend ``url`` names (see DatabaseConfig for the accepted URLs)."""
     if make_url(url).get_backend_name() == "sqlite":
         return _sqlite_engine(url, echo)
-    # pre_ping: a pooled connection that died with a PostgreSQL restart is replaced, not handed to a request.
     connect_args: dict[str, Any] = {"timeout": POSTGRES_CONNECT_TIMEOUT_S}
-    return create_async_engine(url, echo=echo, pool_pre_ping=True, connect_args=connect_args)
+    engine = create_async_engine(url, echo=echo, connect_args=connect_args)
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _replace_if_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        # A pooled connection that died with a PostgreSQL restart (or pg_terminate_backend) is replaced, not
+        # handed to a request: the server closed its socket and asyncpg marked it closed, which costs nothing
+        # to ask. SQLAlchemy's pool_pre_ping asked the server instead: BEGIN, a ping and ROLLBACK, three round
+        # trips before every unit of work, as many as a whole home page's SQL.
+        if dbapi_connection.driver_connection.is_closed():
+            raise DisconnectionError("the pooled connection was closed by the server")
+
+    return engine
 
 
 def ensure_sqlite_folder(url: str) -> None:
@@ -70,7 +92,9 @@ def ensure_sqlite_folder(url: str) -> None:
 
 def _sqlite_engine(url: str, echo: bool) -> AsyncEngine:
     ensure_sqlite_folder(url)
-    engine = create_async_engine(url, echo=echo)
+    # module=: SQLAlchemy's aiosqlite dialect over a DBAPI adapter that makes one trip to aiosqlite's thread per
+    # statement instead of four (sqlite_driver.py).
+    engine = create_async_engine(url, echo=echo, module=one_trip_dbapi())
 
     @event.listens_for(engine.sync_engine, "connect")
     def _configure(dbapi_connection: Any, _record: Any) -> None:

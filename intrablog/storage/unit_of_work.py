@@ -47,9 +47,10 @@ class SqlUnitOfWork:
     product's errors (Conflict, Unavailable), chained to the original, so no layer above sees SQLAlchemy.
     """
 
-    def __init__(self, session: AsyncSession, dialect_name: str) -> None:
+    def __init__(self, session: AsyncSession, dialect_name: str, *, read_only: bool = False) -> None:
         # An AsyncSession connects lazily: building it (and the repositories) here costs no round trip.
         self._session = session
+        self._read_only = read_only
         # Typed as the ports: mypy then checks that each implementation conforms to its Protocol.
         self.users: UserRepository = SqlUserRepository(session, dialect_name)
         self.channels: ChannelRepository = SqlChannelRepository(session, dialect_name)
@@ -71,6 +72,9 @@ class SqlUnitOfWork:
         return self._session
 
     async def commit(self) -> None:
+        if self._read_only:
+            # Its statements run in autocommit (database.reading): a write there would not wait for this.
+            raise RuntimeError("a reading unit of work cannot commit; use database.unit_of_work() to write")
         try:
             await self._session.commit()
         except (SQLAlchemyError, OSError, TimeoutError) as exc:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import Integer, String, and_, bindparam, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from intrablog.domain.model import (
@@ -32,6 +32,20 @@ CHANNEL_COLUMNS = (
     ChannelRow.created_by,
 )
 MEMBERSHIP_COLUMNS = (MembershipRow.channel_id, MembershipRow.user_id, MembershipRow.role, MembershipRow.created_at)
+
+# Every read or post in a channel starts here (services.access): built once, one round trip for both.
+_CHANNEL_AND_MEMBERSHIP = (
+    select(
+        *CHANNEL_COLUMNS,
+        MembershipRow.role.label("member_role"),
+        MembershipRow.created_at.label("member_since"),
+    )
+    .outerjoin(
+        MembershipRow,
+        and_(MembershipRow.channel_id == ChannelRow.id, MembershipRow.user_id == bindparam("user_id", type_=Integer())),
+    )
+    .where(ChannelRow.name == bindparam("name", type_=String()))
+)
 
 
 def channel_from_row(row: AnyRow) -> Channel:
@@ -65,6 +79,18 @@ class SqlChannelRepository:
         statement = select(*CHANNEL_COLUMNS).where(ChannelRow.name == name)
         row = (await self._session.execute(statement)).first()
         return channel_from_row(row) if row is not None else None
+
+    async def by_name_with_membership(self, name: str, user_id: int) -> tuple[Channel, Membership | None] | None:
+        """The channel called ``name`` and ``user_id``'s membership of it, in one query; None if no such channel."""
+        row = (await self._session.execute(_CHANNEL_AND_MEMBERSHIP, {"name": name, "user_id": user_id})).first()
+        if row is None:
+            return None
+        membership = (
+            Membership(channel_id=row.id, user_id=user_id, role=Role(row.member_role), created_at=row.member_since)
+            if row.member_role is not None
+            else None
+        )
+        return channel_from_row(row), membership
 
     async def add(
         self,

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from intrablog.domain.im import OutboxItem, OutboxKind
 from intrablog.storage.models import OutboxRow
 from intrablog.storage.repositories.post_loading import IDS_PER_QUERY
+
+# Every new post writes one: built once (a Core insert on the table, compiled once per backend).
+_INSERT_POST = insert(cast(Table, OutboxRow.__table__)).values(kind=OutboxKind.POST.value)
 
 
 class SqlOutboxRepository:
@@ -19,9 +23,7 @@ class SqlOutboxRepository:
         self._dialect_name = dialect_name
 
     async def add_post(self, post_id: int, now: datetime) -> None:
-        await self._session.execute(
-            insert(OutboxRow).values(kind=OutboxKind.POST.value, post_id=post_id, created_at=now)
-        )
+        await self._session.execute(_INSERT_POST, {"post_id": post_id, "created_at": now})
 
     async def add_direct_message(self, message_id: int, now: datetime) -> None:
         await self._session.execute(

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from functools import lru_cache
+from typing import cast
 
-from sqlalchemy import BigInteger, Integer, bindparam, insert, or_, select, update
+from sqlalchemy import BigInteger, Integer, Table, bindparam, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -34,26 +35,32 @@ class SqlPostRepository:
         self._session = session
 
     async def add(self, post: NewPost) -> Post:
-        """Store a post; mentions are kept only for usernames that exist, in the order written."""
+        """Store a post; mentions are kept only for usernames that exist, in the order written.
+
+        Statements are prebuilt and only the non-empty ones run: a plain post is ONE insert when the caller
+        passes the author's and the channel's names (the post service does), every statement being a round
+        trip (PostgreSQL) or a hand-off to aiosqlite's thread (SQLite) on the posting path.
+        """
         author, channel_name, mentioned = await self._resolve(post)
         stored_mentions = [username for username in post.mentions if username in mentioned]
         try:
             await self._session.execute(
-                insert(PostRow).values(
-                    id=post.id,
-                    author_id=post.author_id,
-                    channel_id=post.channel_id,
-                    text=post.text,
-                    in_reply_to=post.in_reply_to,
-                    thread_root=post.thread_root,
-                    created_at=post.created_at,
-                    requires_ack=post.requires_ack,
-                    urgent=post.urgent,
-                )
+                _INSERT_POST,
+                {
+                    "id": post.id,
+                    "author_id": post.author_id,
+                    "channel_id": post.channel_id,
+                    "text": post.text,
+                    "in_reply_to": post.in_reply_to,
+                    "thread_root": post.thread_root,
+                    "created_at": post.created_at,
+                    "requires_ack": post.requires_ack,
+                    "urgent": post.urgent,
+                },
             )
             if stored_mentions:
                 await self._session.execute(
-                    insert(PostMentionRow),
+                    _INSERT_MENTIONS,
                     [
                         {"post_id": post.id, "user_id": mentioned[username], "position": position}
                         for position, username in enumerate(stored_mentions)
@@ -61,16 +68,17 @@ class SqlPostRepository:
                 )
             if post.tags:
                 await self._session.execute(
-                    insert(PostTagRow),
+                    _INSERT_TAGS,
                     [{"post_id": post.id, "tag": tag, "position": position} for position, tag in enumerate(post.tags)],
                 )
             if post.links:
                 await self._session.execute(
-                    insert(PostLinkRow),
+                    _INSERT_LINKS,
                     [{"post_id": post.id, "position": position, "url": url} for position, url in enumerate(post.links)],
                 )
         except IntegrityError as exc:
-            # A reused id or a reply to a post that is gone; this transaction cannot go on either way.
+            # A reused id, a reply to a post that is gone, or an author or channel gone; this transaction cannot
+            # go on either way.
             raise Conflict(f"post {post.id} could not be stored: it conflicts with stored data") from exc
         return Post(
             id=post.id,
@@ -92,8 +100,19 @@ class SqlPostRepository:
         )
 
     async def _resolve(self, post: NewPost) -> tuple[AuthorView, str | None, dict[str, int]]:
-        """The author, the channel's name and the ids of mentioned users, in one query."""
+        """The author, the channel's name and the ids of mentioned users: what the caller did not pass.
+
+        No query at all for a post without mentions whose author and channel names came along; else one.
+        """
         wanted = list(dict.fromkeys(post.mentions))
+        known = post.author is not None and (post.channel_id is None or post.channel_name is not None)
+        if known and not wanted:
+            assert post.author is not None
+            return post.author, post.channel_name, {}
+        if known:
+            assert post.author is not None
+            rows = (await self._session.execute(_USERS_NAMED, {"usernames": wanted})).all()
+            return post.author, post.channel_name, {row.username: row.id for row in rows}
         who = UserRow.id == post.author_id
         statement = select(
             UserRow.id,
@@ -169,6 +188,14 @@ class SqlPostRepository:
         """The root and its replies that the viewer may read, oldest first; deleted ones left out."""
         statement = select_posts().where(PostRow.thread_root == root_id, readable_by(viewer)).order_by(PostRow.id)
         return await load_posts(self._session, statement)
+
+
+# Built once (Core inserts on the tables: no ORM bulk-insert machinery, compiled once per backend).
+_INSERT_POST = insert(cast(Table, PostRow.__table__))
+_INSERT_MENTIONS = insert(cast(Table, PostMentionRow.__table__))
+_INSERT_TAGS = insert(cast(Table, PostTagRow.__table__))
+_INSERT_LINKS = insert(cast(Table, PostLinkRow.__table__))
+_USERS_NAMED = select(UserRow.id, UserRow.username).where(UserRow.username.in_(bindparam("usernames", expanding=True)))
 
 
 @lru_cache(maxsize=256)
