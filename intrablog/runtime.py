@@ -11,10 +11,12 @@ with the bridge enabled exactly one runs it, the holder of an advisory lock; the
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
@@ -139,8 +141,11 @@ def build_app(settings: Settings) -> web.Application:
 
         app.cleanup_ctx.append(event_bus_lifecycle)
     if settings.ldap.sync_interval_minutes > 0:
-        # A failed sync is reported (and recorded) by the service and retried at the next interval.
-        sync = every(settings.ldap.sync_interval_minutes * 60.0, runtime.services.directory_sync.run, "directory sync")
+        # Every node may run it: a round syncs unless another node is syncing or has just synced, so the nodes
+        # together sync about once an interval. A failed sync is recorded and retried at the next round.
+        interval = timedelta(minutes=settings.ldap.sync_interval_minutes)
+        sync_round = functools.partial(runtime.services.directory_sync.run_scheduled, interval)
+        sync = every(interval.total_seconds(), sync_round, "directory sync")
         app.cleanup_ctx.append(background(sync, "directory-sync"))
     if settings.announcements.reminder_delay_minutes > 0:
         # Every node may run it: each announcement's reminder is claimed in the database, so it goes out once.

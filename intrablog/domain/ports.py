@@ -9,8 +9,10 @@ from typing import Any, Protocol, Self
 
 from intrablog.domain.acknowledgement_ports import AcknowledgementRepository
 from intrablog.domain.bindings import BindingChanges, CurrentMembership, GroupBinding
-from intrablog.domain.directory import DirectorySnapshot, PeopleChanges, SyncReport
+from intrablog.domain.directory import DirectorySnapshot
+from intrablog.domain.directory_sync_ports import DirectorySyncRepository
 from intrablog.domain.events import DomainEvent
+from intrablog.domain.exclusive_ports import ExclusiveSections
 from intrablog.domain.im import (
     Delivery,
     DirectMessage,
@@ -180,26 +182,6 @@ class SessionRepository(Protocol):
 
     async def revoke_all_of(self, user_ids: Sequence[int], now: datetime) -> int:
         """Revoke every live session of these people; returns how many."""
-        ...
-
-
-class DirectorySyncRepository(Protocol):
-    """The mirror of the directory: people, groups and who is in which, replaced from complete listings."""
-
-    async def apply_people(
-        self, people: Sequence[DirectoryPerson], site_admins: frozenset[str], now: datetime
-    ) -> PeopleChanges:
-        """Create or refresh everyone listed (active), deactivate every active user not listed."""
-        ...
-
-    async def replace_groups(self, snapshot: DirectorySnapshot) -> int:
-        """Make the stored groups and memberships those of the snapshot; returns the memberships stored."""
-        ...
-
-    async def record_run(self, report: SyncReport) -> None: ...
-
-    async def group_members(self, group_dn: str) -> list[str]:
-        """Usernames of the members of this group (DN compared case-insensitively), by username."""
         ...
 
 
@@ -384,7 +366,7 @@ class UnitOfWork(Protocol):
     ) -> None: ...
 
 
-class Database(Protocol):
+class Database(ExclusiveSections, Protocol):
     def unit_of_work(self) -> UnitOfWork: ...
 
     def reading(self) -> UnitOfWork:

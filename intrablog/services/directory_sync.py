@@ -3,17 +3,23 @@
 All or nothing. The listing is complete or the sync changes nothing (it records a failed run and says why);
 users are deactivated only when a complete, successful listing no longer holds them, and their sessions
 are revoked in the same transaction.
+
+Once across the nodes. Every node of one PostgreSQL schedules the sync, so a sync runs in the database's
+exclusive section for it: one node at a time lists, applies and records. A scheduled round gives way when
+another holder is inside, or when the last recorded run succeeded less than ``RECENT`` of an interval ago:
+N nodes with the same interval then make about one sync per interval, whatever N. The command always runs
+(after waiting for a sync in progress elsewhere, so two never overlap).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from intrablog.domain.directory import DirectorySnapshot, SyncReport
 from intrablog.domain.events import DirectorySynced
-from intrablog.errors import IntrablogError
+from intrablog.errors import IntrablogError, Unavailable
 from intrablog.services.audit import record, sync_details
 from intrablog.services.context import ServiceContext
 from intrablog.services.group_roles import apply_group_roles
@@ -22,6 +28,11 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[str], None]
 SYNC_SUBJECT = "directory"
+SYNC_JOB = "directory sync"
+# Below one interval: a node meets the run it made itself at its next round about one interval later (give or
+# take a timer waking early, or the skew of the clock of whichever node recorded it), and must sync then unless
+# another node did since. The margin costs nothing: syncs stay 0.9 to about 1 interval apart.
+RECENT = 0.9
 
 
 def _quiet(_: str) -> None:
@@ -33,7 +44,40 @@ class DirectorySyncService:
         self._ctx = ctx
 
     async def run(self, progress: Progress = _quiet, page_size: int | None = None) -> SyncReport:
-        """One sync; never raises for a directory or database failure: the report says what happened."""
+        """One sync, now (the command). Never raises for a directory or database failure: the report says
+        what happened."""
+        started_at = self._ctx.clock.now()
+
+        def waiting() -> None:
+            progress("another directory sync is running; waiting for it to finish")
+
+        try:
+            async with self._ctx.database.exclusive(SYNC_JOB, waiting):
+                return await self._sync(progress, page_size)
+        except Unavailable as exc:  # the section's own connection: _sync reports its failures itself
+            report = await self._failed(started_at, exc)
+            await self._ctx.events.publish(DirectorySynced(report))
+            return report
+
+    async def run_scheduled(self, interval: timedelta) -> SyncReport | None:
+        """A round of the schedule: a sync, or None when another node is syncing or synced less than
+        ``RECENT`` intervals ago (nothing is recorded then)."""
+        try:
+            async with self._ctx.database.try_exclusive(SYNC_JOB) as held:
+                if not held:
+                    log.info("directory sync skipped: another node is syncing")
+                    return None
+                # Read under the section: a previous holder's run is committed by now.
+                age = await self._recent_success(interval)
+                if age is not None:
+                    log.info("directory sync skipped: the last one finished %.0f s ago", age.total_seconds())
+                    return None
+                return await self._sync(_quiet, None)
+        except Unavailable as exc:  # the database: no sync could be applied or recorded either
+            log.warning("directory sync skipped this round: %s", exc.detail)
+            return None
+
+    async def _sync(self, progress: Progress, page_size: int | None) -> SyncReport:
         started_at = self._ctx.clock.now()
         progress("listing the directory")
         try:
@@ -44,9 +88,7 @@ class DirectorySyncService:
             progress(f"listed {len(snapshot.people)} people and {len(snapshot.groups)} groups; applying them")
             report = await self._apply(snapshot, started_at)
         except IntrablogError as exc:
-            report = SyncReport(ok=False, started_at=started_at, finished_at=self._ctx.clock.now(), error=exc.detail)
-            await self._record_failure(report)
-            log.warning("directory sync failed, nothing changed: %s", exc.detail)
+            report = await self._failed(started_at, exc)
         else:
             log.info(
                 "directory sync done",
@@ -59,6 +101,21 @@ class DirectorySyncService:
                 },
             )
         await self._ctx.events.publish(DirectorySynced(report))
+        return report
+
+    async def _recent_success(self, interval: timedelta) -> timedelta | None:
+        """How long ago the last run finished, when it succeeded less than ``RECENT`` intervals ago."""
+        async with self._ctx.database.reading() as uow:
+            last = await uow.directory_sync.last_run()
+        if last is None or not last.ok:
+            return None  # none yet, or it failed (perhaps only on the node that ran it): try here, now
+        age = self._ctx.clock.now() - last.finished_at
+        return age if age < interval * RECENT else None
+
+    async def _failed(self, started_at: datetime, exc: IntrablogError) -> SyncReport:
+        report = SyncReport(ok=False, started_at=started_at, finished_at=self._ctx.clock.now(), error=exc.detail)
+        await self._record_failure(report)
+        log.warning("directory sync failed, nothing changed: %s", exc.detail)
         return report
 
     async def _apply(self, snapshot: DirectorySnapshot, started_at: datetime) -> SyncReport:

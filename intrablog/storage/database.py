@@ -1,8 +1,11 @@
-"""The database adapter: engine, connection settings per backend, units of work, health check."""
+"""The database adapter: engine, connection settings per backend, units of work, health check, exclusive
+sections."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from intrablog.config import DatabaseConfig
 from intrablog.errors import Unavailable
 from intrablog.storage.errors import UNAVAILABLE
+from intrablog.storage.exclusive import SECTION_TIMEOUT_S, PgSections
 from intrablog.storage.sqlite_driver import one_trip_dbapi
 from intrablog.storage.unit_of_work import SqlUnitOfWork
 
@@ -23,7 +27,9 @@ POSTGRES_CONNECT_TIMEOUT_S = 5.0
 class SqlDatabase:
     """Implements the Database port on SQLite (aiosqlite) or PostgreSQL (asyncpg)."""
 
-    def __init__(self, config: DatabaseConfig, *, ping_timeout: float = 5.0) -> None:
+    def __init__(
+        self, config: DatabaseConfig, *, ping_timeout: float = 5.0, section_timeout: float = SECTION_TIMEOUT_S
+    ) -> None:
         self.engine: AsyncEngine = create_engine(config.url, echo=config.echo)
         self._ping_timeout = ping_timeout
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
@@ -31,6 +37,8 @@ class SqlDatabase:
         # client-side, without a round trip). SQLite's driver opens no transaction for reads anyway.
         readers = self.engine.execution_options(isolation_level="AUTOCOMMIT") if self._is_postgres else self.engine
         self._readers = async_sessionmaker(readers, expire_on_commit=False)
+        # SQLite is one node: every section is granted at once.
+        self._sections = PgSections(config.url, timeout_seconds=section_timeout) if self._is_postgres else None
 
     @property
     def dialect_name(self) -> str:
@@ -45,6 +53,12 @@ class SqlDatabase:
 
     def reading(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self._readers(), self.dialect_name, read_only=True)
+
+    def try_exclusive(self, job: str) -> AbstractAsyncContextManager[bool]:
+        return nullcontext(True) if self._sections is None else self._sections.try_exclusive(job)
+
+    def exclusive(self, job: str, waiting: Callable[[], None]) -> AbstractAsyncContextManager[None]:
+        return nullcontext() if self._sections is None else self._sections.exclusive(job, waiting)
 
     async def ping(self) -> None:
         """Raise Unavailable unless the database answers within the ping timeout."""

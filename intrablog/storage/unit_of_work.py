@@ -10,13 +10,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from intrablog.domain.acknowledgement_ports import AcknowledgementRepository
+from intrablog.domain.directory_sync_ports import DirectorySyncRepository
 from intrablog.domain.ports import (
     AuditRepository,
     BindingRepository,
     ChannelRepository,
     DeliveryRepository,
     DirectMessageRepository,
-    DirectorySyncRepository,
     FollowRepository,
     ImRepository,
     OutboxRepository,

@@ -14,6 +14,7 @@ from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from intrablog.domain.directory import DirectorySnapshot, PeopleChanges, SyncReport
+from intrablog.domain.directory_sync_ports import RecordedRun
 from intrablog.domain.model import DirectoryPerson
 from intrablog.storage.models import Base, DirectoryGroupRow, GroupMembershipRow, SyncRunRow, UserRow
 from intrablog.storage.repositories.users import stored_address
@@ -153,6 +154,12 @@ class SqlDirectorySyncRepository:
                 error=report.error,
             )
         )
+
+    async def last_run(self) -> RecordedRun | None:
+        # By id, the primary key's index: runs are recorded as they finish, one sync at a time (see the service).
+        statement = select(SyncRunRow.ok, SyncRunRow.finished_at).order_by(SyncRunRow.id.desc()).limit(1)
+        row = (await self._session.execute(statement)).first()
+        return RecordedRun(ok=bool(row.ok), finished_at=row.finished_at) if row is not None else None
 
     async def group_members(self, group_dn: str) -> list[str]:
         statement = (
