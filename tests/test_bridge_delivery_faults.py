@@ -4,7 +4,9 @@ restarted gracefully, and while intrablog itself is SIGKILLed and started again.
 Every online follower must end with every post, counted by distinct origin-id (a missing one fails);
 repeats are reported (DESIGN.md: tests count distinct origin-ids and report repeats). A graceful restart
 normally repeats nothing, but a batch in flight when the server closes its stream is unconfirmed, so it goes
-again: like a SIGKILL, a restart may repeat at most that one batch, and no more.
+again: like a SIGKILL, a restart may repeat at most that one batch, and no more. After the SIGKILL, what
+goes out again comes before anything newer: each follower's first copies arrive in the posts' order. And the
+receipts a SIGKILL takes with it make nothing go out again when their recipients come back.
 """
 
 from __future__ import annotations
@@ -12,12 +14,14 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
 
 from intrablog.config import LdapConfig, XmppConfig
 from intrablog.devstack.prosody import Prosody
+from intrablog.runtime import Runtime, build_runtime
 from tests.support.bridge_process import BridgeProcess
 from tests.support.bridge_stack import (
     bridge_stack,
@@ -167,3 +171,77 @@ async def test_intrablog_sigkilled_mid_stream_loses_nothing(
             poster.cancel()
     repeats = report("intrablog SIGKILLed and restarted", followers, expected)
     assert all(count <= batch_size for count in repeats.values())
+    for client in followers:
+        # What the dead process left unrecorded goes out again before anything newer: first arrivals in order.
+        firsts = list(dict.fromkeys(tally(client)))
+        assert firsts == sorted(firsts, key=lambda origin: int(origin.removeprefix("post-"))), client.jid
+
+
+async def unreceipted_before(runtime: Runtime, moment: datetime) -> int:
+    """Messages to the followers, sent before ``moment``, whose receipt never came."""
+    count = 0
+    for user in FOLLOWERS:
+        person = await runtime.services.im.user_for_jid(f"{user}@example.com")
+        assert person is not None
+        count += len(await runtime.services.delivery.unreceipted(person.id, moment))
+    return count
+
+
+async def test_receipts_lost_with_a_killed_intrablog_resend_nothing(
+    tmp_path: Path,
+    sqlite_url: str,
+    ldap_config: LdapConfig,
+    private_prosody: Prosody,
+    private_xmpp_config: XmppConfig,
+    im_clients: ImClients,
+) -> None:
+    """A SIGKILL takes the receipts of the last messages with it (gathered a quarter of a second before
+    they are recorded; those on their way find no component). The messages were confirmed and delivered:
+    when their recipients reconnect, the new process's receipt check must not send them again, while a
+    message it sent itself and that lacks its receipt still goes out again (the check ran)."""
+    settings = stack_settings(sqlite_url, ldap_config, private_xmpp_config)
+    runtime = build_runtime(settings)  # the test's own view of the database
+    try:
+        async with BridgeProcess(settings, tmp_path) as intrablog, aiohttp.ClientSession() as http:
+            tokens = {user: await intrablog.login(http, user) for user in ("alice", *FOLLOWERS)}
+            followers = [await im_clients(user, server=private_prosody) for user in FOLLOWERS]
+            for client in followers:  # on the roster: the bridge sees them leave and come back
+                client.subscribe(ENGINEERING)
+                await client.wait_for_subscription(ENGINEERING, ("both",))
+
+            async def post_to_all(words: str) -> str:
+                assert await intrablog.try_post(http, tokens["alice"], words, "engineering")
+                [post_id] = (await intrablog.channel_post_ids(http, tokens["alice"]))[:1]
+                origin = f"post-{post_id}"
+                await wait_until(lambda: all(origin in tally(c) for c in followers), 10, f"{origin} everywhere")
+                return origin
+
+            for n in range(5):
+                await post_to_all(f"before {n}")
+            await intrablog.kill()  # the followers acknowledged the last one a moment ago
+            killed_at = datetime.now(UTC)
+            lost_receipts = await unreceipted_before(runtime, killed_at)
+            assert lost_receipts > 0, "the kill came after every receipt was recorded: nothing to check"
+
+            await intrablog.start()
+            await post_to_all("after the restart")  # the new process hears receipts from every follower
+            bob, others = followers[0], followers[1:]
+            bob.xmpp.plugin["xep_0184"].auto_ack = False  # as if the server had lost this one on its way
+            unacknowledged = await post_to_all("this one is lost")
+            await asyncio.sleep(0.5)  # the receipts of the others are recorded
+            before = [tally(client) for client in followers]
+            for client in followers:  # each leaves and comes back: the receipt check runs after its grace
+                await client.close()
+            await asyncio.sleep(1.0)
+            back = [await im_clients(user, server=private_prosody) for user in FOLLOWERS]
+            await wait_until(lambda: unacknowledged in tally(back[0]), 10, "the lost message again, for bob")
+            await asyncio.sleep(4.0)  # beyond the others' grace period (3 s): a resend would show now
+            assert [sum(tally(client).values()) for client in back[1:]] == [0] * len(others)
+            assert list(tally(back[0]).elements()) == [unacknowledged]
+            assert await unreceipted_before(runtime, killed_at) == lost_receipts  # left as they were
+            print(
+                f"{lost_receipts} receipts lost with the killed process, none resent; "
+                f"repeats from the kill itself: {[sum(c - 1 for c in t.values()) for t in before]}"
+            )
+    finally:
+        await runtime.database.dispose()

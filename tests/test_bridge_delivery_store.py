@@ -1,5 +1,5 @@
 """What the outbound worker added to the delivery service, on SQLite and PostgreSQL: receipts recorded many
-at a time, and reading the next batch past the one still in hand."""
+at a time, reading the next batch past the one still in hand, and recording several batches at once."""
 
 from __future__ import annotations
 
@@ -63,3 +63,22 @@ async def test_the_next_batch_is_read_past_the_one_in_hand(world: World) -> None
     rest = await delivery.pending(10, after=following[-1].id)
     assert [d.post.text for d in in_hand + following + rest if d.post] == [f"n{n}" for n in range(5)]
     assert [d.id for d in await delivery.pending(10)] == [d.id for d in in_hand + following + rest]
+
+
+async def test_sent_and_held_are_recorded_in_one_call(world: World) -> None:
+    alice, bob = await world.person("alice"), await world.person("bob")
+    await world.services.im.follow(bob, ENGINEERING)
+    for n in range(4):
+        await world.post(alice, f"n{n}", channel="engineering")
+    await world.expand()
+    delivery = world.services.delivery
+    first, second, third, fourth = await delivery.pending(10)
+    await delivery.mark(sent=[first.id, second.id], held=[third.id])
+    assert [d.id for d in await delivery.pending(10)] == [fourth.id]
+    later = datetime.now(UTC) + timedelta(seconds=1)
+    assert [d.id for d in await delivery.unreceipted(bob.id, later)] == [first.id, second.id]
+    await delivery.mark(sent=[], held=[first.id])  # only PENDING rows are held: a sent one stays sent
+    assert [d.id for d in await delivery.unreceipted(bob.id, later)] == [first.id, second.id]
+    summary = await delivery.release_held(bob.id)
+    assert summary is not None
+    assert summary.count == 1  # the third

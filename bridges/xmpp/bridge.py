@@ -7,7 +7,8 @@ inside the event loop that will run it: slixmpp binds futures to the loop curren
 
 For the outbound worker: ``send_message`` (one chat message, stanza id = origin-id) and ``confirm`` (an iq
 ping to the server: the stream is ordered, so its answer means the server has routed everything sent
-before it, in this session). ``confirm`` raises ``BridgeDisconnected`` when that cannot be promised: the
+before it, in this session); ``request_confirmation`` sends the ping without waiting for the answer, so
+that the worker can keep sending meanwhile. ``confirm`` raises ``BridgeDisconnected`` when that cannot be promised: the
 stream dropped before the answer, no answer in time, or the stream was replaced since the last ``confirm``
 (what was sent on the old stream may be lost, so the worker sends it again).
 
@@ -22,10 +23,10 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from slixmpp.exceptions import IqError
-
 from bridges.xmpp import component as stanzas
 from bridges.xmpp.addresses import Addresses, bare_jid
+from bridges.xmpp.confirmation import BridgeDisconnected as BridgeDisconnected  # re-exported: the API raises it
+from bridges.xmpp.confirmation import Confirmation
 from bridges.xmpp.directory import Directory
 from bridges.xmpp.inbound import Inbound, post_id_of_origin
 from bridges.xmpp.listeners import Listeners
@@ -34,19 +35,12 @@ from bridges.xmpp.presence import PresenceBook
 from bridges.xmpp.reconnect import Reconnector
 from bridges.xmpp.replies import post_url
 from bridges.xmpp.subscriptions import Subscriptions
+from bridges.xmpp.templates import StanzaTemplates
 from intrablog.config import XmppConfig
 from intrablog.domain.im import Presence
 from intrablog.services.facade import Services
 
 log = logging.getLogger(__name__)
-
-
-class BridgeDisconnected(Exception):
-    """The XMPP stream is down (or was replaced): what was sent is not confirmed."""
-
-
-# While waiting for a confirmation: how often to send the whitespace that carries our TCP acknowledgement.
-NUDGE_SECONDS = 0.003
 
 
 class XmppBridge:
@@ -57,6 +51,7 @@ class XmppBridge:
         self.public_url = public_url.rstrip("/")
         self.addresses = Addresses(config.domain)
         self.component: Any = stanzas.make_component(config)
+        self._templates = StanzaTemplates(self.component)  # what send_message sends, built once per message
         self._session_listeners: Listeners[[]] = Listeners("session")
         self._receipt_listeners: Listeners[[str, str]] = Listeners("receipt")
         self._presence_listeners: Listeners[[str, Presence, Presence]] = Listeners("presence")
@@ -106,6 +101,11 @@ class XmppBridge:
         return self._session_up.is_set()
 
     @property
+    def session(self) -> int:
+        """Counts sessions (0 before the first): a ping confirms only what went out in its own session."""
+        return self._session
+
+    @property
     def bot_jid(self) -> str:
         return self.addresses.bot_jid
 
@@ -149,55 +149,45 @@ class XmppBridge:
         if not self.presence.known(to) and to not in self._probed:
             # Unknown since we (re)started: ask, so that presence rules apply from the next message on.
             self._probed.add(to)
-            stanzas.send_presence(self.component, to=to, sender=bare_jid(sender), kind="probe")
+            stanzas.send_serialised(self.component, self._templates.probe(to=to, sender=bare_jid(sender)))
         replied_post = post_id_of_origin(reply_to_origin) if reply_to_origin is not None else None
         fallback = f"in reply to {post_url(self.public_url, replied_post)}" if replied_post is not None else None
-        stanzas.send_chat(
-            self.component,
+        message = self._templates.chat(
             to=to,
             sender=sender,
             body=body,
             stanza_id=origin_id,
-            origin_id=origin_id,
             reply_to_id=reply_to_origin,
             reply_to_jid=reply_to_jid,
             reply_fallback=fallback,
             request_receipt=request_receipt,
         )
+        stanzas.send_serialised(self.component, message)
 
     async def confirm(self, timeout: float = 10) -> None:  # noqa: ASYNC109 - a deadline is the API
         """Return once the server has answered an iq ping sent after everything sent so far."""
+        await self.request_confirmation(timeout).wait()
+
+    def request_confirmation(self, timeout: float = 10) -> Confirmation:
+        """Send an iq ping now, after everything sent so far, without waiting: the outbound worker goes on
+        sending while the server works through what came before (``await confirmation.wait()`` later).
+        Each covers what was sent since the previous request; it fails when that cannot be promised (no
+        stream, or a stream replaced since those messages were sent)."""
         sent_in, self._unconfirmed_session = self._unconfirmed_session, None
         if not self.connected or self._session_lost is None:
-            raise self._not_confirmed("not connected")
+            return self._refused("not connected", timeout)
         if sent_in is not None and sent_in != self._session:
-            raise self._not_confirmed("the stream was replaced since those messages were sent")
-        lost = self._session_lost
-        answer = asyncio.ensure_future(
-            stanzas.ping(self.component, to=self.config.server_domain, sender=self.addresses.bot_jid, timeout=timeout)
+            return self._refused("the stream was replaced since those messages were sent", timeout)
+        answer = stanzas.ping(
+            self.component, to=self.config.server_domain, sender=self.addresses.bot_jid, timeout=timeout
         )
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        done: set[asyncio.Future[Any]] = set()
-        while not done and (remaining := deadline - loop.time()) > 0:
-            done, _ = await asyncio.wait(
-                {answer, lost}, timeout=min(NUDGE_SECONDS, remaining), return_when=asyncio.FIRST_COMPLETED
-            )
-            if not done:
-                self._nudge()
-        if answer not in done:
-            answer.cancel()
-            raise self._not_confirmed("the stream dropped before the server confirmed" if lost.done() else "no answer")
-        error = answer.exception()
-        # An error answer is an answer too: the server processed the stream up to the ping.
-        if error is not None and not isinstance(error, IqError):
-            raise self._not_confirmed(f"no confirmation from {self.config.server_domain}: {error!r}")
+        return Confirmation(answer, self._session_lost, timeout, self._nudge)
+
+    def _refused(self, why: str, timeout: float) -> Confirmation:
+        return Confirmation(None, None, timeout, self._nudge, refused=why)
 
     def _nudge(self) -> None:
-        """Servers keep Nagle's algorithm on (Prosody does), so the small ping answer waits until we
-        acknowledge what the server sent before (receipts), and our kernel delays that acknowledgement by up
-        to 40 ms while we have nothing to send. Whitespace between stanzas is allowed on an XMPP stream
-        (RFC 6120 §4.6.1) and carries the acknowledgement at once."""
+        """Whitespace between stanzas (see ``Confirmation.wait``)."""
         if self.component.transport is not None:
             self.component.send_raw(" ")
 

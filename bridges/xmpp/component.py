@@ -26,6 +26,7 @@ from slixmpp import ComponentXMPP
 from slixmpp.plugins.xep_0172 import UserNick
 from slixmpp.stanza import Message, Presence
 from slixmpp.xmlstream import register_stanza_plugin
+from slixmpp.xmlstream.tostring import tostring
 
 from intrablog.config import XmppConfig
 
@@ -125,8 +126,38 @@ def send_chat(
 ) -> str:
     """Send a chat message; returns its stanza id. ``sender`` must be a full JID of ours (checked by the
     caller: ``Addresses.full``)."""
+    message = make_chat(
+        component,
+        to=to,
+        sender=sender,
+        body=body,
+        stanza_id=stanza_id or component.new_id(),
+        origin_id=origin_id,
+        reply_to_id=reply_to_id,
+        reply_to_jid=reply_to_jid,
+        reply_fallback=reply_fallback,
+        request_receipt=request_receipt,
+    )
+    message.send()
+    return str(message["id"])
+
+
+def make_chat(
+    component: Any,
+    *,
+    to: str,
+    sender: str,
+    body: str,
+    stanza_id: str,
+    origin_id: str | None,
+    reply_to_id: str | None,
+    reply_to_jid: str | None,
+    reply_fallback: str | None,
+    request_receipt: bool,
+) -> Any:
+    """The chat message ``send_chat`` sends (also serialised once for many recipients: ``templates.py``)."""
     message = component.make_message(mto=to, mfrom=sender, mbody=body, mtype="chat")
-    message["id"] = stanza_id or component.new_id()
+    message["id"] = stanza_id
     if origin_id is not None:
         message["origin_id"]["id"] = origin_id
     if reply_to_id is not None:
@@ -137,8 +168,19 @@ def send_chat(
             message["reply"].add_quoted_fallback(reply_fallback)
     if request_receipt:
         message["request_receipt"] = True
-    message.send()
-    return str(message["id"])
+    return message
+
+
+def serialise(component: Any, stanza: Any) -> str:
+    """A stanza as slixmpp writes it on the stream."""
+    text: str = tostring(stanza.xml, xmlns=component.default_ns, stream=component, top_level=True)
+    return text
+
+
+def send_serialised(component: Any, xml: str) -> None:
+    """A stanza already serialised, queued behind everything sent before it (pings included), as
+    ``stanza.send()`` queues: the stream's order is what confirmations rely on."""
+    component.send(xml)
 
 
 def send_receipt(component: Any, *, to: str, sender: str, received_id: str) -> None:
@@ -151,10 +193,14 @@ def send_receipt(component: Any, *, to: str, sender: str, received_id: str) -> N
 
 def send_presence(component: Any, *, to: str, sender: str, kind: str | None = None, nick: str | None = None) -> None:
     """``kind`` None is "available"; otherwise subscribe, subscribed, unsubscribed, unavailable or probe."""
+    make_presence(component, to=to, sender=sender, kind=kind, nick=nick).send()
+
+
+def make_presence(component: Any, *, to: str, sender: str, kind: str | None = None, nick: str | None = None) -> Any:
     presence = component.make_presence(pto=to, pfrom=sender, ptype=kind)
     if nick:
         presence["nick"]["nick"] = nick
-    presence.send()
+    return presence
 
 
 def ping(component: Any, *, to: str, sender: str, timeout: float) -> Awaitable[Any]:

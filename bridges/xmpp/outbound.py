@@ -1,13 +1,19 @@
-"""The outbound delivery worker: drains the outbox to IM in batches the XMPP server confirms.
+"""The outbound delivery worker: drains the outbox to IM, in slices the XMPP server confirms.
 
-A component connection (XEP-0114) acknowledges nothing per message, so a batch counts as sent only once
-the server has answered the iq ping sent after it (the stream is ordered: everything before the ping has
-been routed). Until then its deliveries stay PENDING and are sent again, with the same origin-ids, after
-a reconnect or a restart: a graceful restart of either side repeats nothing, a SIGKILL of intrablog at
-most the one unconfirmed batch (DESIGN.md, "Delivery guarantee"). The next batch is read from the
-database while the server confirms the current one, but never sent before that confirmation.
+A component connection (XEP-0114) acknowledges nothing per message, so a delivery counts as sent only once
+the server has answered an iq ping sent after it (the stream is ordered: everything before the ping has
+been routed). Until then it stays PENDING and goes out again, with the same origin-id, after a reconnect
+or a restart: a graceful restart of either side repeats nothing, a SIGKILL of intrablog at most one batch
+(DESIGN.md, "Delivery guarantee").
 
-Order: deliveries are expanded in outbox order and sent in id order, one batch after the other, so each
+Throughput comes from never waiting for the server or the database while there is room: the worker sends
+a slice (a quarter of ``batch_size``), sends the ping for it and goes on with the next slice; a recorder
+marks confirmed slices SENT in the background, several per transaction (``outbound_flight.py``), and the
+next deliveries are read ahead, many slices per query (``outbound_reader.py``). The room is the bound
+above: at most ``batch_size`` messages are ever sent and not yet recorded as SENT.
+
+Order: deliveries are expanded in outbox order and sent in id order on one ordered stream; when a
+confirmation fails, every slice after it stays PENDING too and all go out again in id order. So each
 recipient gets a channel's posts in the order they were written, online or from offline storage.
 """
 
@@ -21,7 +27,9 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from bridges.xmpp.bridge import BridgeDisconnected, XmppBridge
+from bridges.xmpp.outbound_flight import InFlight, Slice, Unconfirmed
 from bridges.xmpp.outbound_messages import OutgoingMessage, render
+from bridges.xmpp.outbound_reader import ReadAhead
 from bridges.xmpp.outbound_returns import Returns
 from bridges.xmpp.outbound_tasks import TaskGroup
 from intrablog.domain.events import AckReminderDue, DirectMessageSent, PostCreated
@@ -32,8 +40,14 @@ from intrablog.services.facade import Services
 log = logging.getLogger(__name__)
 
 # Outbox rows (posts, direct messages) expanded per call; each may become thousands of deliveries. Small,
-# so that an expansion fits in the time the server takes to confirm a batch (the two overlap).
+# so that an expansion fits in the time the messages read before it take to go out (the two overlap).
 EXPAND_LIMIT = 20
+# Deliveries read per query: their posts are loaded once for them all (a 10,000-person announcement is
+# 20 queries, not 200).
+READ_SIZE = 500
+# Slices per batch: a ping after each, so that the server confirms, and the recorder records, the first
+# slices while the last ones go out, and the room a batch gives is never all spent waiting.
+SLICES_PER_BATCH = 4
 # A delivery whose message cannot be built or sent this many times is given up, so that one bad row
 # cannot stall everyone behind it.
 MAX_ATTEMPTS = 3
@@ -55,18 +69,14 @@ class EventSource(Protocol):
     def subscribe(self) -> EventSubscription: ...
 
 
-class _StreamLost(Exception):
-    """The stream dropped before the batch was confirmed: it stays PENDING until the next session."""
-
-
 @dataclass
 class OutboundStats:
     """Counters for the log, the tests and the benchmark."""
 
-    batches: int = 0
+    batches: int = 0  # slices confirmed by the server
     sent: int = 0
     held: int = 0
-    unconfirmed_batches: int = 0  # sent, then the stream dropped before the server confirmed them
+    unconfirmed_batches: int = 0  # slices sent, then the stream dropped before the server confirmed them
     given_up: int = 0
     skipped: int = 0  # the post was gone by the time it went out
     failures: int = 0  # passes that raised and were retried after a back-off
@@ -93,7 +103,7 @@ class OutboundWorker:
         self._bridge = bridge
         self._delivery = services.delivery
         self._events = events
-        self._batch_size = batch_size
+        self._slice = max(1, -(-batch_size // SLICES_PER_BATCH))
         self._public_url = public_url
         self._idle_seconds = idle_seconds
         self._confirm_timeout = confirm_timeout
@@ -108,8 +118,10 @@ class OutboundWorker:
         self._attempts: Counter[int] = Counter()
         self._running = False
         self._listening = False
-        self._more_outbox = True  # the last expansion was full: more outbox rows wait
         self.returns = Returns(bridge, services, self._tasks, self._writes, self.wake, resend_grace_seconds)
+        self._flight = InFlight(
+            services.delivery, self._writes, self._tasks, batch_size, self._confirmed, self._unconfirmed
+        )
         self.stats = OutboundStats()
 
     # -- lifecycle ------------------------------------------------------------------------------------------
@@ -128,8 +140,9 @@ class OutboundWorker:
         self.wake()  # whatever a previous run left PENDING goes out as soon as the bridge is connected
 
     async def stop(self) -> None:
-        """Let the batch in hand finish (bounded), then cancel the rest. Nothing is lost either way: a batch
-        cut short stays PENDING and goes out, with the same origin-ids, after the next start."""
+        """Let the slices in flight be confirmed and recorded (bounded), then cancel the rest. Nothing is
+        lost either way: what is cut short stays PENDING and goes out, with the same origin-ids, after the
+        next start."""
         if not self._running:
             return
         self._running = False
@@ -138,12 +151,19 @@ class OutboundWorker:
         if self._drain_task is not None:
             with contextlib.suppress(TimeoutError, asyncio.CancelledError):
                 await asyncio.wait_for(asyncio.shield(self._drain_task), STOP_GRACE_SECONDS)
+        with contextlib.suppress(Exception):  # a failure to record was logged; those stay PENDING
+            await asyncio.wait_for(self._flight.settle(), STOP_GRACE_SECONDS)
         await self.returns.settle(STOP_GRACE_SECONDS)
         await self._tasks.cancel_all()
 
     @property
     def running(self) -> bool:
         return self._running
+
+    @property
+    def in_flight(self) -> int:
+        """Messages sent and not yet recorded as SENT: never more than ``batch_size`` (what a crash repeats)."""
+        return self._flight.unrecorded
 
     def wake(self) -> None:
         self._wakeup.set()
@@ -189,120 +209,80 @@ class OutboundWorker:
                 backoff = self._initial_backoff
 
     async def _drain(self) -> None:
-        """Expand the outbox and send confirmed batches until nothing is PENDING or the stream drops."""
-        self._more_outbox = True
-        upcoming: list[Delivery] | None = None  # the next batch, read while the server confirmed the last
-        while self._running and self._bridge.connected:
-            await self.returns.flush()
-            if self._woken() and upcoming is not None and len(upcoming) < self._batch_size:
-                upcoming = None  # read before something new was published or requeued: read again
-            if upcoming is None:
-                await self._expand()
-                batch = await self._pending(self._batch_size)
-            else:
-                batch = upcoming
-            if not batch:
-                if self._more_outbox:
-                    upcoming = None
-                    continue
-                return
-            try:
-                upcoming = await self._deliver(batch)
-            except _StreamLost:
-                return
+        """One pass from the oldest PENDING delivery on: slice after slice, each confirmed by the server in
+        the background, until nothing is PENDING (what is in flight then is recorded meanwhile) or the
+        stream drops."""
+        # What the last pass left in flight is recorded first: a read from the start would find it PENDING.
+        await self._flight.settle()
+        self._wakeup.clear()  # whatever was published before now, this pass finds
+        session = self._bridge.session
+        reader = ReadAhead(self._delivery, self._writes, READ_SIZE, EXPAND_LIMIT)
+        rescan = False
+        try:
+            while self._running and self._bridge.connected and self._bridge.session == session:
+                if self.returns.releasing and not await self._flight.settle():
+                    return  # the hold decisions in flight are recorded before a release summarises them
+                await self.returns.flush()
+                if self._wakeup.is_set():
+                    self._wakeup.clear()
+                    reader.poke()  # expand what was published; a requeue (lower ids) needs another pass
+                    rescan = True
+                batch = await reader.take(self._slice)
+                if not batch:
+                    if rescan:
+                        self.wake()
+                    return
+                await self._flight.room(len(batch))
+                # A slice never spans two sessions: what the old one carried is confirmed by no later ping.
+                if not self._bridge.connected or self._bridge.session != session:
+                    return
+                self._send_slice(batch)
+                # Let the stream write the slice, and the database answers in, before building the next:
+                # without a turn of the loop here a whole batch would go by in one step, and the recorder's
+                # round trips would wait behind it.
+                await asyncio.sleep(0)
+        except Unconfirmed:
+            return
+        finally:
+            await reader.close()
 
-    def _woken(self) -> bool:
-        """Whether a post, message or requeue came since we last looked (then the outbox needs expanding)."""
-        if not self._wakeup.is_set():
-            return False
-        self._wakeup.clear()
-        self._more_outbox = True
-        return True
-
-    async def _expand(self) -> int:
-        if not self._more_outbox:
-            return 0
-        async with self._writes:
-            expanded = await self._delivery.expand_outbox(limit=EXPAND_LIMIT)
-        self._more_outbox = expanded >= EXPAND_LIMIT
-        return expanded
-
-    async def _pending(self, limit: int, after: int = 0) -> list[Delivery]:
-        async with self._writes:  # pending() marks undeliverable rows DROPPED on the way
-            return await self._delivery.pending(limit, after)
-
-    async def _deliver(self, batch: list[Delivery]) -> list[Delivery] | None:
-        """Send one batch and have the server confirm it; returns the next batch when it could be read
-        meanwhile. Raises _StreamLost when the stream dropped before the confirmation."""
+    def _send_slice(self, batch: list[Delivery]) -> None:
+        """Send a slice and ask the server to confirm it; the recorder marks it SENT once it has."""
         held: list[int] = []
-        done: list[int] = []  # settled without a message (post gone, given up): marked with the batch
-        outgoing: list[tuple[Delivery, OutgoingMessage]] = []
+        settled: list[int] = []  # settled without a message (post gone, given up): marked with the slice
+        sent: list[int] = []
+        lost = False
         for delivery in batch:
             if decide(self._bridge.presence.get(delivery.recipient_jid), delivery.reason) is Decision.HOLD:
                 held.append(delivery.id)
                 continue
             message = self._render(delivery)
             if message is None:
-                done.append(delivery.id)
-            else:
-                outgoing.append((delivery, message))
-        if held:
-            async with self._writes:
-                await self._delivery.mark_held(held)
-            self.stats.held += len(held)
-        sent = await self._send_all(outgoing, done)
-        upcoming = None
-        if sent:
-            confirmation = asyncio.ensure_future(self._confirm())
-            upcoming = await self._meanwhile(batch)
-            try:
-                await confirmation
-            except BridgeDisconnected:
-                self.stats.unconfirmed_batches += 1
-                log.warning("stream dropped before the server confirmed %d messages; they stay pending", len(sent))
-                raise _StreamLost from None
-        if sent or done:
-            async with self._writes:
-                await self._delivery.mark_sent(sent + done)
-        for delivery_id in sent + done:
-            self._attempts.pop(delivery_id, None)
-        self.stats.batches += 1
-        self.stats.sent += len(sent)
-        return upcoming
-
-    async def _meanwhile(self, in_hand: list[Delivery]) -> list[Delivery] | None:
-        """While the server routes a batch, the database work for the next one: expand what waits in the
-        outbox and read the next batch (after the ids in hand, still PENDING). None: read it afresh later."""
-        try:
-            woken = self._woken()
-            expanded = await self._expand()
-            if len(in_hand) < self._batch_size and not woken and not expanded:
-                return []  # this batch emptied the queue, and nothing came since
-            return await self._pending(self._batch_size, after=max(delivery.id for delivery in in_hand))
-        except Exception:
-            log.warning("could not prepare the next batch ahead; preparing it after the confirmation", exc_info=True)
-            return None
-
-    async def _confirm(self) -> None:
-        await self._bridge.confirm(self._confirm_timeout)
-
-    async def _send_all(self, outgoing: list[tuple[Delivery, OutgoingMessage]], done: list[int]) -> list[int]:
-        # Checked after mark_held yielded to the loop: slixmpp would queue what we send on a dropped stream
-        # and replay it after the reconnect, beside our own resend.
-        if outgoing and not self._bridge.connected:
-            raise _StreamLost
-        sent: list[int] = []
-        for delivery, message in outgoing:
+                settled.append(delivery.id)
+                continue
             try:
                 self._send(message)
             except BridgeDisconnected:
-                raise _StreamLost from None
+                lost = True  # the confirmation below is refused: the whole slice stays PENDING
+                break
             except Exception:
                 if self._give_up_after_failure(delivery, "could not be sent"):
-                    done.append(delivery.id)
+                    settled.append(delivery.id)
                 continue
             sent.append(delivery.id)
-        return sent
+            self._attempts.pop(delivery.id, None)
+        confirmation = self._bridge.request_confirmation(self._confirm_timeout) if sent or lost else None
+        self._flight.add(Slice(sent, settled, held, confirmation))
+        self.stats.held += len(held)
+        if lost:
+            raise Unconfirmed
+
+    def _confirmed(self, slices: int, messages: int) -> None:
+        self.stats.batches += slices
+        self.stats.sent += messages
+
+    def _unconfirmed(self, slices: int, _messages: int) -> None:
+        self.stats.unconfirmed_batches += slices
 
     def _render(self, delivery: Delivery) -> OutgoingMessage | None:
         """The message, or None when the delivery is settled without one."""

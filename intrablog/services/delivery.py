@@ -82,6 +82,16 @@ class DeliveryService:
         """Presence holds these back until the person is available again (then see release_held)."""
         await self._write(lambda uow: uow.deliveries.mark_held(ids))
 
+    async def mark(self, *, sent: Sequence[int], held: Sequence[int]) -> None:
+        """``mark_sent`` and ``mark_held`` in one transaction: the worker records several batches at once."""
+        now = self._ctx.clock.now()
+        async with self._ctx.database.unit_of_work() as uow:
+            if sent:
+                await uow.deliveries.mark_sent(sent, now)
+            if held:
+                await uow.deliveries.mark_held(held)
+            await uow.commit()
+
     async def requeue(self, ids: Sequence[int]) -> None:
         """Back to PENDING (held or sent but never receipted), keeping their origin-ids."""
         await self._write(lambda uow: uow.deliveries.requeue(ids))
@@ -121,10 +131,13 @@ class DeliveryService:
             await uow.commit()
         return matched
 
-    async def unreceipted(self, user_id: int, sent_before: datetime) -> list[Delivery]:
-        """SENT to this person before ``sent_before`` and never receipted, in id order: the resend candidates."""
+    async def unreceipted(
+        self, user_id: int, sent_before: datetime, sent_since: datetime | None = None
+    ) -> list[Delivery]:
+        """SENT to this person before ``sent_before`` (and from ``sent_since`` on) and never receipted, in id
+        order: the resend candidates."""
         async with self._ctx.database.unit_of_work() as uow:
-            return await uow.deliveries.unreceipted(user_id, sent_before)
+            return await uow.deliveries.unreceipted(user_id, sent_before, sent_since)
 
     async def backlog(self) -> int:
         """Unexpanded outbox rows plus PENDING deliveries."""

@@ -22,7 +22,7 @@ from intrablog.storage.models import ChannelRow, DeliveryRow, MembershipRow, Pos
 from intrablog.storage.repositories.delivery_expansion import message_delivery, post_deliveries
 from intrablog.storage.repositories.messages import load_messages
 from intrablog.storage.repositories.post_loading import IDS_PER_QUERY, load_posts, select_posts
-from intrablog.storage.sql import AnyRow, AnySelect
+from intrablog.storage.sql import AnyRow, AnySelect, id_list, in_id_list
 
 _DELIVERY_COLUMNS = (
     DeliveryRow.id,
@@ -110,12 +110,7 @@ class SqlDeliveryRepository:
         """
         kept: list[AnyRow] = []
         while len(kept) < limit:
-            statement = (
-                _select_deliveries(_undeliverable().label("undeliverable"))
-                .where(DeliveryRow.state == DeliveryState.PENDING.value, DeliveryRow.id > after)
-                .order_by(DeliveryRow.id)
-                .limit(limit - len(kept))
-            )
+            statement = self._pending_window(after, limit - len(kept))
             rows = (await self._session.execute(statement)).all()
             if not rows:
                 break
@@ -126,6 +121,19 @@ class SqlDeliveryRepository:
                 break
             await self._set_state(dropped, DeliveryState.DROPPED, only_from=(DeliveryState.PENDING,))
         return await self._loaded(kept)
+
+    def _pending_window(self, after: int, limit: int) -> AnySelect:
+        """The next ``limit`` PENDING rows after ``after`` in id order, each flagged when undeliverable."""
+        columns = _select_deliveries(_undeliverable().label("undeliverable"))
+        pending = (DeliveryRow.state == DeliveryState.PENDING.value, DeliveryRow.id > after)
+        if self._dialect_name != "postgresql":
+            # SQLite walks the (state, id) index in order and stops at the limit.
+            return columns.where(*pending).order_by(DeliveryRow.id).limit(limit)
+        # PostgreSQL: the window's ids first, on their own. In one query its planner, with statistics from
+        # before an expansion of thousands of rows, joins and sorts every PENDING row to return the first
+        # few (30 ms a call instead of 1 just after a 10,000-person announcement).
+        window = select(DeliveryRow.id).where(*pending).order_by(DeliveryRow.id).limit(limit).subquery("window")
+        return columns.join(window, window.c.id == DeliveryRow.id).order_by(DeliveryRow.id)
 
     async def mark_sent(self, ids: Sequence[int], now: datetime) -> None:
         # A resend (after a missing receipt) marks SENT again: sent_at moves on, so the next check waits anew.
@@ -175,7 +183,9 @@ class SqlDeliveryRepository:
             matched += len((await self._session.execute(statement)).all())
         return matched
 
-    async def unreceipted(self, recipient_id: int, sent_before: datetime) -> list[Delivery]:
+    async def unreceipted(
+        self, recipient_id: int, sent_before: datetime, sent_since: datetime | None = None
+    ) -> list[Delivery]:
         statement = (
             _select_deliveries()
             .where(
@@ -188,6 +198,8 @@ class SqlDeliveryRepository:
             )
             .order_by(DeliveryRow.id)
         )
+        if sent_since is not None:
+            statement = statement.where(DeliveryRow.sent_at >= sent_since)
         return await self._loaded((await self._session.execute(statement)).all())
 
     async def pending_count(self) -> int:
@@ -202,13 +214,17 @@ class SqlDeliveryRepository:
         """Move rows to ``state``; rows in any state but ``only_from`` are left alone (a late call after a
         summary or a drop changes nothing)."""
         allowed = [each.value for each in only_from]
+        # The ids as one parameter: the statement is compiled once, whatever the number of ids (the worker
+        # records a few dozen at a time, and an expanding IN would be rendered anew for each count).
+        statement = (
+            update(DeliveryRow)
+            .where(in_id_list(DeliveryRow.id, id_list("ids")), DeliveryRow.state.in_(allowed))
+            .values(state=state.value, **values)
+            # Nothing of these rows is in the session: no RETURNING to keep it in sync.
+            .execution_options(synchronize_session=False)
+        )
         for start in range(0, len(ids), IDS_PER_QUERY):
-            chunk = list(ids[start : start + IDS_PER_QUERY])
-            await self._session.execute(
-                update(DeliveryRow)
-                .where(DeliveryRow.id.in_(chunk), DeliveryRow.state.in_(allowed))
-                .values(state=state.value, **values)
-            )
+            await self._session.execute(statement, {"ids": list(ids[start : start + IDS_PER_QUERY])})
 
     async def _loaded(self, rows: Sequence[AnyRow]) -> list[Delivery]:
         """Deliveries with their posts and messages: two batch queries whatever the number of rows."""
