@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 READY_TIMEOUT = 120.0
@@ -129,3 +130,49 @@ async def generate_load(port: int, requests: list[bytes], connections: int, seco
         statuses=answer["statuses"],
         failures=answer["failures"],
     )
+
+
+class JsonLinesChild:
+    """A helper process that talks JSON, one value a line: commands on its stdin, answers on its stdout.
+    Closing its stdin tells it to finish."""
+
+    def __init__(self, module: str, arguments: list[str], *, timeout: float, line_limit: int = 2**16) -> None:
+        self._command = [sys.executable, "-m", module, *arguments]
+        self._module = module
+        self._timeout = timeout
+        self._limit = line_limit
+        self._process: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> None:
+        """Start it and wait for its first answer, ``"ready"``."""
+        self._process = await asyncio.create_subprocess_exec(
+            *self._command, cwd=ROOT, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=self._limit
+        )
+        if (answer := await self.receive()) != "ready":
+            raise RuntimeError(f"{self._module} answered {answer!r} instead of 'ready'")
+
+    async def send(self, value: object) -> None:
+        assert self._process is not None
+        assert self._process.stdin is not None
+        self._process.stdin.write(json.dumps(value).encode() + b"\n")
+        await self._process.stdin.drain()
+
+    async def receive(self) -> Any:
+        assert self._process is not None
+        assert self._process.stdout is not None
+        line = await asyncio.wait_for(self._process.stdout.readline(), self._timeout)
+        if not line:
+            raise RuntimeError(f"the {self._module} process ended early (see its errors above)")
+        return json.loads(line)
+
+    async def stop(self) -> None:
+        process = self._process
+        if process is None or process.returncode is not None:
+            return
+        assert process.stdin is not None
+        process.stdin.close()  # end of input: it finishes and exits
+        try:
+            await asyncio.wait_for(process.wait(), 10)
+        except TimeoutError:
+            process.kill()
+            await process.wait()

@@ -21,12 +21,9 @@ Goal: bridge time <= 2x raw, with 0 lost and 0 duplicated.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
-import json
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,9 +33,10 @@ from pydantic import SecretStr
 
 import bench
 from bench import dataset
-from bench._databases import BACKENDS, Backend
+from bench._cli import run_per_backend
+from bench._databases import Backend
 from bench._dataset_cache import dataset_copy
-from bench._processes import ROOT
+from bench._processes import JsonLinesChild
 from bench._raw import RawDriver
 from bench.xmpp_relay import COMPONENT, SECRET, TIMEOUT, raw_component, with_bridge
 from bridges.xmpp import component as stanzas
@@ -92,46 +90,21 @@ class Sink:
     """The sink process, seen from here."""
 
     def __init__(self, port: int) -> None:
-        self._port = port
-        self._process: asyncio.subprocess.Process | None = None
-
-    async def _recv(self) -> Any:
-        assert self._process is not None
-        assert self._process.stdout is not None
-        line = await asyncio.wait_for(self._process.stdout.readline(), TIMEOUT)
-        if not line:
-            raise RuntimeError("the sink process ended early (see its errors above)")
-        return json.loads(line)
+        self._child = JsonLinesChild("bench._xmpp_sink", [str(port), SINK, SINK_SECRET], timeout=TIMEOUT)
 
     async def __aenter__(self) -> Sink:
-        self._process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bench._xmpp_sink", str(self._port), SINK, SINK_SECRET,
-            cwd=ROOT, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-        )  # fmt: skip
-        assert await self._recv() == "ready"
+        await self._child.start()
         return self
 
     async def __aexit__(self, *_: object) -> None:
-        process = self._process
-        if process is None or process.returncode is not None:
-            return
-        assert process.stdin is not None
-        process.stdin.close()
-        try:
-            await asyncio.wait_for(process.wait(), 10)
-        except TimeoutError:
-            process.kill()
-            await process.wait()
+        await self._child.stop()
 
     async def arm(self, expected: int, prefix: str) -> None:
-        assert self._process is not None
-        assert self._process.stdin is not None
-        self._process.stdin.write(json.dumps(["expect", expected, prefix]).encode() + b"\n")
-        await self._process.stdin.drain()
-        assert await self._recv() == "armed"
+        await self._child.send(["expect", expected, prefix])
+        assert await self._child.receive() == "armed"
 
     async def count(self, expected: int, started: float) -> Arrivals:
-        summary = await self._recv()
+        summary = await self._child.receive()
         return Arrivals(expected, summary["distinct"], summary["total"], summary["last"] - started)
 
 
@@ -223,14 +196,7 @@ def report(results: list[Result], size: dataset.Size) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="announcement_im", description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--toy", action="store_true", help=f"{dataset.TOY.label}, seconds (or {bench.TOY_ENV}=1)")
-    parser.add_argument("--backend", action="append", choices=BACKENDS, help="repeatable (default: both)")
-    args = parser.parse_args(argv)
-    toy = bench.toy_requested(args.toy)
-    size = dataset.TOY if toy else dataset.FULL
-    with tempfile.TemporaryDirectory(prefix="intrablog-bench-") as folder:
-        results = [asyncio.run(run(backend, size, Path(folder))) for backend in args.backend or BACKENDS]
+    results, size, toy = run_per_backend(argv, "announcement_im", __doc__, run, (dataset.TOY, dataset.FULL))
     print(report(results, size))
     for r in results:
         bench.note(

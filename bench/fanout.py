@@ -19,11 +19,8 @@ row; nothing per follower) and then:
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import statistics
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,7 +28,8 @@ from pathlib import Path
 
 import bench
 from bench import dataset
-from bench._databases import BACKENDS, Backend
+from bench._cli import run_per_backend
+from bench._databases import Backend
 from bench._dataset_cache import dataset_copy
 from bench._raw import RawDriver, Statement, captured, is_read, sqlite_timestamp
 from intrablog.config import DatabaseConfig, LoggingConfig, Settings
@@ -158,14 +156,7 @@ def report(results: list[Result], size: Size) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="fanout", description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--toy", action="store_true", help=f"{dataset.TOY.label}, seconds (or {bench.TOY_ENV}=1)")
-    parser.add_argument("--backend", action="append", choices=BACKENDS, help="repeatable (default: both)")
-    args = parser.parse_args(argv)
-    toy = bench.toy_requested(args.toy)
-    size = TOY if toy else FULL
-    with tempfile.TemporaryDirectory(prefix="intrablog-bench-") as folder:
-        results = [asyncio.run(run(backend, size, Path(folder))) for backend in args.backend or BACKENDS]
+    results, size, toy = run_per_backend(argv, "fanout", __doc__, run, (TOY, FULL))
     print(report(results, size))
     for r in results:
         if r.deliveries != r.followers:

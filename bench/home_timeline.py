@@ -18,18 +18,16 @@ Measured on each backend, in one run, on a copy of the dataset (bench/dataset.py
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import statistics
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import bench
 from bench import dataset
-from bench._databases import BACKENDS, Backend
+from bench._cli import run_per_backend
+from bench._databases import Backend
 from bench._dataset_cache import dataset_copy
 from bench._processes import Load, Served, generate_load, http_get
 from bench._raw import RawDriver, Statement, captured, is_read
@@ -191,14 +189,7 @@ def record(results: list[Result], size: Size, toy: bool) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="home_timeline", description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--toy", action="store_true", help=f"{dataset.TOY.label}, seconds (or {bench.TOY_ENV}=1)")
-    parser.add_argument("--backend", action="append", choices=BACKENDS, help="repeatable (default: both)")
-    args = parser.parse_args(argv)
-    toy = bench.toy_requested(args.toy)
-    size = TOY if toy else FULL
-    with tempfile.TemporaryDirectory(prefix="intrablog-bench-") as folder:
-        results = [asyncio.run(run(backend, size, Path(folder))) for backend in args.backend or BACKENDS]
+    results, size, toy = run_per_backend(argv, "home_timeline", __doc__, run, (TOY, FULL))
     print(report(results, size))
     record(results, size, toy)
     return 0

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import logging
 import statistics
 import sys
@@ -39,6 +38,7 @@ import slixmpp
 from pydantic import SecretStr
 
 import bench
+from bench._processes import JsonLinesChild
 from bridges.xmpp import component as stanzas
 from bridges.xmpp.bridge import XmppBridge
 from bridges.xmpp.outbound import OutboundWorker
@@ -91,52 +91,22 @@ class Followers:
     """The follower process (``_xmpp_followers``), seen from here."""
 
     def __init__(self, accounts: list[tuple[str, str]], port: int) -> None:
-        self._arguments = [str(port), *(f"{jid}:{password}" for jid, password in accounts)]
-        self._process: asyncio.subprocess.Process | None = None
+        arguments = [str(port), *(f"{jid}:{password}" for jid, password in accounts)]
+        self._child = JsonLinesChild("bench._xmpp_followers", arguments, timeout=TIMEOUT, line_limit=_PIPE_LIMIT)
         self.count = len(accounts)
 
-    async def _recv(self) -> Any:
-        assert self._process is not None
-        assert self._process.stdout is not None
-        line = await asyncio.wait_for(self._process.stdout.readline(), TIMEOUT)
-        if not line:
-            raise RuntimeError("the follower process ended early (see its errors above)")
-        return json.loads(line)
-
     async def start(self) -> None:
-        self._process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bench._xmpp_followers",
-            *self._arguments,
-            cwd=_ROOT,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            limit=_PIPE_LIMIT,
-        )
-        assert await self._recv() == "ready"
+        await self._child.start()
 
     async def arm(self, messages: int) -> None:
-        assert self._process is not None
-        assert self._process.stdin is not None
-        self._process.stdin.write(json.dumps(["expect", messages]).encode() + b"\n")
-        await self._process.stdin.drain()
-        assert await self._recv() == "armed"
+        await self._child.send(["expect", messages])
+        assert await self._child.receive() == "armed"
 
     async def arrivals(self) -> list[tuple[str, float]]:
-        return [(origin, when) for origin, when in await self._recv()]
+        return [(origin, when) for origin, when in await self._child.receive()]
 
     async def stop(self) -> None:
-        process = self._process
-        if process is None or process.returncode is not None:
-            return
-        assert process.stdin is not None
-        process.stdin.close()  # end of input: the clients close, the process ends
-        try:
-            await asyncio.wait_for(process.wait(), 10)
-        except TimeoutError:
-            process.kill()
-            await process.wait()
+        await self._child.stop()  # end of input: the clients close, the process ends
 
 
 def percentiles(samples: Sequence[float]) -> tuple[float, float]:

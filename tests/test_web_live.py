@@ -19,6 +19,7 @@ from intrablog.web.live import LIVE_HUB
 from intrablog.web.live_hub import LiveHub
 from tests.support.app_fixtures import Api
 from tests.support.live_server import live_server
+from tests.support.sse import next_fields
 
 WAIT_S = 5.0
 
@@ -40,12 +41,7 @@ class EventReader:
 
     async def next(self, within: float = WAIT_S) -> Event:
         while True:
-            block = await asyncio.wait_for(self.response.content.readuntil(b"\n\n"), within)
-            fields: dict[str, str] = {}
-            for line in block.decode().splitlines():
-                if line and not line.startswith(":"):
-                    name, _, value = line.partition(": ")
-                    fields[name] = value
+            fields = await next_fields(self.response.content, within)
             if "data" in fields:
                 return Event(fields.get("event", "message"), fields.get("id"), json.loads(fields["data"]))
 

@@ -20,6 +20,7 @@ import aiohttp
 
 from intrablog.config import Settings
 from tests.support.bridge_process import BridgeProcess
+from tests.support.sse import next_fields
 
 _POLL = 0.05
 
@@ -102,12 +103,7 @@ class SseReader:
     async def next_post(self, within: float) -> int:
         """The id of the next ``post`` event."""
         while True:
-            block = await asyncio.wait_for(self.response.content.readuntil(b"\n\n"), within)
-            fields: dict[str, str] = {}
-            for line in block.decode().splitlines():
-                if line and not line.startswith(":"):
-                    name, _, value = line.partition(": ")
-                    fields[name] = value
+            fields = await next_fields(self.response.content, within)
             if fields.get("event") == "post" and "data" in fields:
                 post_id = int(json.loads(fields["data"])["id"])
                 self.post_ids.append(post_id)
