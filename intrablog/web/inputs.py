@@ -17,6 +17,7 @@ M = TypeVar("M", bound=BaseModel)
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_PATH_PARAM_CHARS = 256
+MAX_LIMIT_DIGITS = 6
 
 
 def _unstorable(value: str) -> str | None:
@@ -87,17 +88,27 @@ def path_post_id(request: web.Request) -> int:
     return post_id
 
 
-def page_request(request: web.Request) -> PageRequest:
-    limit: int | None = None
+def query_limit(request: web.Request) -> int | None:
+    """The ``limit`` of a paged list, if given; its range is the service's to check."""
     raw_limit = request.query.get("limit")
-    if raw_limit is not None:
-        if not raw_limit.isascii() or not raw_limit.isdigit() or len(raw_limit) > 6:
-            raise Invalid("limit", "must be a whole number")
-        limit = int(raw_limit)
-    before: int | None = None
+    if raw_limit is None:
+        return None
+    if not raw_limit.isascii() or not raw_limit.isdigit() or len(raw_limit) > MAX_LIMIT_DIGITS:
+        raise Invalid("limit", "must be a whole number")
+    return int(raw_limit)
+
+
+def query_before(request: web.Request, reason: str = "must be a post id") -> int | None:
+    """The ``before`` cursor of a paged list (an id), if given; ``reason`` says what it must be."""
     raw_before = request.query.get("before")
-    if raw_before is not None:
-        before = parse_id(raw_before)
-        if before is None:
-            raise Invalid("before", "must be a post id")
-    return request.app[SERVICES].timelines.page_request(limit, before)
+    if raw_before is None:
+        return None
+    before = parse_id(raw_before)
+    if before is None:
+        raise Invalid("before", reason)
+    return before
+
+
+def page_request(request: web.Request) -> PageRequest:
+    limit = query_limit(request)
+    return request.app[SERVICES].timelines.page_request(limit, query_before(request))

@@ -9,11 +9,13 @@ from pydantic import BaseModel
 
 from intrablog.domain.model import Channel, MemberView, Page, Post, User
 from intrablog.services.channels import ChannelView
+from intrablog.services.group_roles import BindingView
 from intrablog.services.people import Profile
 from intrablog.web.keys import WEB_SETTINGS
 from intrablog.web.schemas import (
     ChannelDetail,
     ChannelOut,
+    GroupBindingOut,
     MemberOut,
     PostOut,
     ProfileOut,
@@ -103,14 +105,22 @@ def member_out(member: MemberView) -> MemberOut:
     )
 
 
-def post_page(request: web.Request, page: Page[Post]) -> web.Response:
-    """A page of posts, with an RFC 8288 ``Link: <...>; rel="next"`` header when there may be more."""
-    public_url = request.app[WEB_SETTINGS].public_url
-    response = json_response([post_out(post, public_url) for post in page.items])
-    if page.next_before is not None:
+def paged_response(request: web.Request, items: Sequence[BaseModel], next_before: int | None) -> web.Response:
+    """A page of a list, with an RFC 8288 ``Link: <...>; rel="next"`` header when there may be more."""
+    response = json_response(items)
+    if next_before is not None:
         query = dict(request.query)
-        query["before"] = str(page.next_before)
-        query.setdefault("limit", str(len(page.items)))
+        query["before"] = str(next_before)
+        query.setdefault("limit", str(len(items)))
         next_url = request.rel_url.with_query(query)
-        response.headers["Link"] = f'<{public_url}{next_url}>; rel="next"'
+        response.headers["Link"] = f'<{request.app[WEB_SETTINGS].public_url}{next_url}>; rel="next"'
     return response
+
+
+def post_page(request: web.Request, page: Page[Post]) -> web.Response:
+    public_url = request.app[WEB_SETTINGS].public_url
+    return paged_response(request, [post_out(post, public_url) for post in page.items], page.next_before)
+
+
+def binding_out(view: BindingView) -> GroupBindingOut:
+    return GroupBindingOut(channel=view.channel, group=view.group, role=view.role.value, source=view.source)

@@ -8,16 +8,13 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from intrablog.domain.ids import parse_id
-from intrablog.domain.model import AuditEntry, Page
-from intrablog.errors import Invalid
+from intrablog.domain.model import AuditEntry
 from intrablog.services.audit import ACTION_FILTER_PATTERN, MAX_ACTION_CHARS
-from intrablog.web.keys import SERVICES, WEB_SETTINGS
+from intrablog.web.inputs import query_before, query_limit
+from intrablog.web.keys import SERVICES
 from intrablog.web.middlewares import identity
-from intrablog.web.render import json_response
+from intrablog.web.render import paged_response
 from intrablog.web.routing import QueryParameter, api
-
-MAX_LIMIT_DIGITS = 6
 
 
 class AuditEntryOut(BaseModel):
@@ -52,30 +49,8 @@ def entry_out(entry: AuditEntry) -> AuditEntryOut:
 
 def audit_query(request: web.Request) -> tuple[int | None, int | None, str | None]:
     """``before``, ``limit`` and ``action`` from the query string, each named when it cannot be one."""
-    before: int | None = None
-    raw_before = request.query.get("before")
-    if raw_before is not None:
-        before = parse_id(raw_before)
-        if before is None:
-            raise Invalid("before", "must be an entry id (the cursor of the Link header)")
-    limit: int | None = None
-    raw_limit = request.query.get("limit")
-    if raw_limit is not None:
-        if not raw_limit.isascii() or not raw_limit.isdigit() or len(raw_limit) > MAX_LIMIT_DIGITS:
-            raise Invalid("limit", "must be a whole number")
-        limit = int(raw_limit)
-    return before, limit, request.query.get("action")
-
-
-def _entry_page(request: web.Request, page: Page[AuditEntry]) -> web.Response:
-    response = json_response([entry_out(entry) for entry in page.items])
-    if page.next_before is not None:
-        query = dict(request.query)
-        query["before"] = str(page.next_before)
-        query.setdefault("limit", str(len(page.items)))
-        public_url = request.app[WEB_SETTINGS].public_url
-        response.headers["Link"] = f'<{public_url}{request.rel_url.with_query(query)}>; rel="next"'
-    return response
+    before = query_before(request, "must be an entry id (the cursor of the Link header)")
+    return before, query_limit(request), request.query.get("action")
 
 
 @api.route(
@@ -96,4 +71,4 @@ def _entry_page(request: web.Request, page: Page[AuditEntry]) -> web.Response:
 async def audit_log(request: web.Request) -> web.StreamResponse:
     before, limit, action = audit_query(request)
     page = await request.app[SERVICES].audit.list(identity(request).user, before, limit, action)
-    return _entry_page(request, page)
+    return paged_response(request, [entry_out(entry) for entry in page.items], page.next_before)

@@ -8,7 +8,7 @@ from intrablog.services.channels import NewChannel
 from intrablog.web.inputs import path_text, read_json
 from intrablog.web.keys import SERVICES, WEB_SETTINGS
 from intrablog.web.middlewares import identity
-from intrablog.web.render import channel_detail, channel_out, json_response, member_out
+from intrablog.web.render import binding_out, channel_detail, channel_out, json_response, member_out
 from intrablog.web.routing import api
 from intrablog.web.schemas import (
     ChannelCreateRequest,
@@ -123,9 +123,7 @@ async def unfollow_channel(request: web.Request) -> web.StreamResponse:
 )
 async def channel_groups(request: web.Request) -> web.StreamResponse:
     views = await request.app[SERVICES].group_bindings.of_channel(identity(request).user, path_text(request, "name"))
-    return json_response(
-        [GroupBindingOut(channel=v.channel, group=v.group, role=v.role.value, source=v.source) for v in views]
-    )
+    return json_response([binding_out(view) for view in views])
 
 
 @api.route(
@@ -147,7 +145,7 @@ async def bind_group(request: web.Request) -> web.StreamResponse:
     view = await request.app[SERVICES].group_bindings.bind(
         identity(request).user, path_text(request, "name"), data.group, data.role
     )
-    return json_response(GroupBindingOut(channel=view.channel, group=view.group, role=view.role.value), status=201)
+    return json_response(binding_out(view), status=201)
 
 
 @api.route(

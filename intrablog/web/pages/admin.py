@@ -9,12 +9,12 @@ from typing import Any
 
 from aiohttp import web
 
-from intrablog.domain.model import AuditEntry, Page
+from intrablog.domain.model import AuditEntry
 from intrablog.errors import Invalid
 from intrablog.services.audit import ACTIONS
 from intrablog.web.api.admin import audit_query
 from intrablog.web.keys import SERVICES
-from intrablog.web.pages.base import reader, render, sentence
+from intrablog.web.pages.base import next_page_url, reader, render, sentence
 from intrablog.web.pages.views import exact_time
 
 # Words for the detail keys a reader meets most; others are shown as written.
@@ -91,13 +91,6 @@ def _filter_choices() -> list[tuple[str, str]]:
     return choices
 
 
-def _older_url(request: web.Request, page: Page[AuditEntry]) -> str | None:
-    if page.next_before is None:
-        return None
-    query = {key: value for key, value in request.query.items() if key in ("action", "limit")}
-    return str(request.rel_url.with_query({**query, "before": str(page.next_before)}))
-
-
 async def audit_page(request: web.Request) -> web.StreamResponse:
     who = reader(request)
     audit = request.app[SERVICES].audit
@@ -118,7 +111,7 @@ async def audit_page(request: web.Request) -> web.StreamResponse:
         "action": action,
         "choices": _filter_choices(),
         "error": error,
-        "older_url": _older_url(request, page),
+        "older_url": next_page_url(request, page.next_before, keep=("action", "limit")),
         "newest_url": str(request.rel_url.with_query({"action": action} if action else {}))
         if "before" in request.query
         else None,

@@ -12,7 +12,7 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from intrablog.domain.ids import EPOCH_MS, NODE_BITS, SEQUENCE_BITS, parse_id
-from intrablog.domain.model import Post, User
+from intrablog.domain.model import Page, Post, User
 from intrablog.errors import IntrablogError, Invalid
 from intrablog.web.keys import LIVE, WEB_SETTINGS
 from intrablog.web.middlewares import csrf_token_for, identity
@@ -157,7 +157,19 @@ def live_url(base: str, ids: Iterable[int]) -> str:
     return f"{base}?after={newest}"
 
 
-def next_page_url(request: web.Request, next_before: int | None) -> str | None:
+def next_page_url(request: web.Request, next_before: int | None, keep: tuple[str, ...] = ()) -> str | None:
+    """The link to the older page: this address with ``before`` and the query parameters named in ``keep``."""
     if next_before is None:
         return None
-    return str(request.rel_url.with_query({"before": str(next_before)}))
+    query = {key: value for key, value in request.query.items() if key in keep}
+    return str(request.rel_url.with_query({**query, "before": str(next_before)}))
+
+
+async def post_list(request: web.Request, who: Reader, page: Page[Post], live_base: str) -> dict[str, Any]:
+    """A page of posts as a timeline template shows it: the cards, the live stream and the older page."""
+    return {
+        "cards": await cards(request, who, page.items),
+        # An older page is a look back: new posts would not belong at its top, so it has no live stream.
+        "live_url": None if "before" in request.query else live_url(live_base, (post.id for post in page.items)),
+        "next_url": next_page_url(request, page.next_before),
+    }

@@ -7,7 +7,7 @@ from aiohttp import web
 from intrablog.domain import rules
 from intrablog.web.inputs import page_request, path_text
 from intrablog.web.keys import LIVE, SERVICES
-from intrablog.web.pages.base import ComposeState, Reader, cards, live_url, next_page_url, reader, render, see_other
+from intrablog.web.pages.base import ComposeState, Reader, post_list, reader, render, see_other
 from intrablog.web.pages.compose import submit_post
 
 
@@ -30,11 +30,7 @@ async def _channel(request: web.Request, who: Reader, compose: ComposeState, sta
         "can_post": await request.app[LIVE].can_post_in(who.user, view.channel),
         "can_leave": rules.can_leave_channel(view.channel),
         "compose": compose,
-        "cards": await cards(request, who, page.items),
-        "live_url": None
-        if "before" in request.query
-        else live_url(f"/live/channels/{name}", (post.id for post in page.items)),
-        "next_url": next_page_url(request, page.next_before),
+        **await post_list(request, who, page, f"/live/channels/{name}"),
     }
     return render(request, "channel.html", context, status, who)
 

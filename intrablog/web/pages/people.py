@@ -6,7 +6,7 @@ from aiohttp import web
 
 from intrablog.web.inputs import page_request, path_text
 from intrablog.web.keys import SERVICES
-from intrablog.web.pages.base import ComposeState, Reader, cards, live_url, next_page_url, reader, render, see_other
+from intrablog.web.pages.base import ComposeState, Reader, post_list, reader, render, see_other
 from intrablog.web.pages.compose import submit_post
 
 
@@ -24,11 +24,7 @@ async def _person(request: web.Request, who: Reader, compose: ComposeState, stat
         "profile": profile,
         "is_me": is_me,
         "compose": compose,
-        "cards": await cards(request, who, page.items),
-        "live_url": None
-        if "before" in request.query
-        else live_url(f"/live/users/{profile.user.username}", (post.id for post in page.items)),
-        "next_url": next_page_url(request, page.next_before),
+        **await post_list(request, who, page, f"/live/users/{profile.user.username}"),
     }
     return render(request, "person.html", context, status, who)
 

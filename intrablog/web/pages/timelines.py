@@ -7,13 +7,8 @@ from aiohttp import web
 from intrablog.web.inputs import page_request
 from intrablog.web.keys import SERVICES
 from intrablog.web.pages.ack_state import waiting_for
-from intrablog.web.pages.base import ComposeState, Reader, cards, live_url, next_page_url, reader, render
+from intrablog.web.pages.base import ComposeState, Reader, post_list, reader, render
 from intrablog.web.pages.compose import submit_post
-
-
-def _paged(request: web.Request) -> bool:
-    # An older page is a look back: new posts would not belong at its top, so it has no live stream.
-    return "before" in request.query
 
 
 async def _home(request: web.Request, who: Reader, compose: ComposeState, status: int = 200) -> web.StreamResponse:
@@ -25,9 +20,7 @@ async def _home(request: web.Request, who: Reader, compose: ComposeState, status
         "compose": compose,
         "compose_action": "/",
         "compose_label": "Share an update with the people who follow you",
-        "cards": await cards(request, who, page.items),
-        "live_url": None if _paged(request) else live_url("/live/home", (post.id for post in page.items)),
-        "next_url": next_page_url(request, page.next_before),
+        **await post_list(request, who, page, "/live/home"),
         "empty": "Your timeline is empty. Follow channels and colleagues to see their posts here.",
         "waiting": await waiting_for(request, who.user),
     }
@@ -56,9 +49,7 @@ async def _mentions(request: web.Request, who: Reader, compose: ComposeState, st
         "compose": compose,
         "compose_action": "/mentions",
         "compose_label": "Share an update",
-        "cards": await cards(request, who, page.items),
-        "live_url": None if _paged(request) else live_url("/live/mentions", (post.id for post in page.items)),
-        "next_url": next_page_url(request, page.next_before),
+        **await post_list(request, who, page, "/live/mentions"),
         "empty": "Nobody has mentioned you yet.",
     }
     return render(request, "timeline.html", context, status, who)
