@@ -37,10 +37,6 @@ class DirectorySnapshot:
     people: tuple[ListedPerson, ...]
     groups: tuple[DirectoryGroup, ...]
 
-    @property
-    def membership_count(self) -> int:
-        return sum(len(listed.group_dns) for listed in self.people)
-
 
 @dataclass(frozen=True)
 class PeopleChanges:

@@ -12,7 +12,7 @@ from intrablog.domain.events import ChannelCreated, DomainEvent, Followed, Membe
 from intrablog.domain.model import Channel, ChannelKind, Membership, MemberView, Role, User, Visibility
 from intrablog.domain.ports import UnitOfWork
 from intrablog.errors import Conflict, FieldError, Forbidden, Invalid
-from intrablog.services.access import readable_channel
+from intrablog.services.access import ChannelAccess, readable_channel
 from intrablog.services.audit import MembershipChange, channel_subject, record, record_membership
 from intrablog.services.context import ServiceContext
 
@@ -108,15 +108,8 @@ class ChannelService:
         events: list[DomainEvent] = []
         async with self._ctx.database.unit_of_work() as uow:
             access = await readable_channel(uow, viewer, name)
-            channel, membership = access.channel, access.membership
-            if membership is None:
-                membership = await uow.channels.set_membership(channel.id, viewer.id, Role.MEMBER, now)
-                events.append(MembershipChanged(channel.id, viewer.id, Role.MEMBER))
-                joined = MembershipChange(channel.name, viewer.id, None, Role.MEMBER)
-                await record_membership(uow, now, viewer, joined, viewer.username)
-            if await uow.follows.follow_channel(viewer.id, channel.id, now):
-                events.append(Followed(viewer.id, channel_id=channel.id))
-            view = await self._view(uow, viewer, channel, membership)
+            membership = await join_and_follow(uow, viewer, access, now, events)
+            view = await self._view(uow, viewer, access.channel, membership)
             await uow.commit()
         await self._publish(*events)
         return view
@@ -127,18 +120,10 @@ class ChannelService:
         now = self._ctx.clock.now()
         async with self._ctx.database.unit_of_work() as uow:
             access = await readable_channel(uow, viewer, name)
-            channel, membership = access.channel, access.membership
-            if not rules.can_leave_channel(channel):
+            if not rules.can_leave_channel(access.channel):
                 raise Forbidden("announcement channels reach everyone and cannot be left")
-            if await uow.follows.unfollow_channel(viewer.id, channel.id):
-                events.append(Unfollowed(viewer.id, channel_id=channel.id))
-            if not channel.is_private and membership is not None and membership.role is Role.MEMBER:
-                await uow.channels.remove_membership(channel.id, viewer.id)
-                events.append(MembershipChanged(channel.id, viewer.id, None))
-                left = MembershipChange(channel.name, viewer.id, Role.MEMBER, None)
-                await record_membership(uow, now, viewer, left, viewer.username)
-                membership = None
-            view = await self._view(uow, viewer, channel, membership)
+            _, membership = await unfollow_and_leave(uow, viewer, access, now, events)
+            view = await self._view(uow, viewer, access.channel, membership)
             await uow.commit()
         await self._publish(*events)
         return view
@@ -178,6 +163,45 @@ class ChannelService:
     async def _publish(self, *events: DomainEvent) -> None:
         for event in events:
             await self._ctx.events.publish(event)
+
+
+async def join_and_follow(
+    uow: UnitOfWork, user: User, access: ChannelAccess, now: datetime, events: list[DomainEvent], **audit: str
+) -> Membership:
+    """Follow a channel the user may read (web and IM alike); a non-member becomes a plain member, audited.
+
+    Appends the events to publish after the commit; returns the user's membership.
+    """
+    channel, membership = access.channel, access.membership
+    if membership is None:
+        membership = await uow.channels.set_membership(channel.id, user.id, Role.MEMBER, now)
+        events.append(MembershipChanged(channel.id, user.id, Role.MEMBER))
+        joined = MembershipChange(channel.name, user.id, None, Role.MEMBER)
+        await record_membership(uow, now, user, joined, user.username, **audit)
+    if await uow.follows.follow_channel(user.id, channel.id, now):
+        events.append(Followed(user.id, channel_id=channel.id))
+    return membership
+
+
+async def unfollow_and_leave(
+    uow: UnitOfWork, user: User, access: ChannelAccess, now: datetime, events: list[DomainEvent], **audit: str
+) -> tuple[bool, Membership | None]:
+    """Stop following (web and IM alike); leaving a public channel as a plain member ends the membership, audited.
+
+    The caller checks ``rules.can_leave_channel`` first. Appends the events to publish after the commit;
+    returns whether a follow ended, and the user's membership afterwards.
+    """
+    channel, membership = access.channel, access.membership
+    unfollowed = await uow.follows.unfollow_channel(user.id, channel.id)
+    if unfollowed:
+        events.append(Unfollowed(user.id, channel_id=channel.id))
+    if not channel.is_private and membership is not None and membership.role is Role.MEMBER:
+        await uow.channels.remove_membership(channel.id, user.id)
+        events.append(MembershipChanged(channel.id, user.id, None))
+        left = MembershipChange(channel.name, user.id, Role.MEMBER, None)
+        await record_membership(uow, now, user, left, user.username, **audit)
+        membership = None
+    return unfollowed, membership
 
 
 async def _record_created(uow: UnitOfWork, now: datetime, actor: User | None, channel: Channel, **details: str) -> None:

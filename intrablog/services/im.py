@@ -7,7 +7,7 @@ Read rights go through services.access like every other door: a private channel 
 from __future__ import annotations
 
 from intrablog.domain import rules
-from intrablog.domain.events import DomainEvent, Followed, MembershipChanged, Unfollowed
+from intrablog.domain.events import DomainEvent, Followed, Unfollowed
 from intrablog.domain.im import (
     MAX_TRACKED_WORDS,
     ImSettings,
@@ -17,12 +17,13 @@ from intrablog.domain.im import (
     bare_jid,
     clean_tracked_word,
 )
-from intrablog.domain.model import PageRequest, Post, Role, User
+from intrablog.domain.model import PageRequest, Post, User
 from intrablog.domain.ports import UnitOfWork
 from intrablog.errors import Forbidden, Invalid, NotFound
 from intrablog.services.access import readable_channel, readable_post
-from intrablog.services.audit import MembershipChange, record_membership
+from intrablog.services.channels import join_and_follow, unfollow_and_leave
 from intrablog.services.context import ServiceContext
+from intrablog.services.people import user_or_404
 
 _LATEST = PageRequest(limit=1)
 
@@ -35,14 +36,6 @@ async def _active_person(uow: UnitOfWork, username: str) -> User:
     """A colleague one can follow or read on IM; someone who left answers like someone unknown."""
     user = await uow.users.by_username(username.lower())
     if user is None or not user.active:
-        raise NotFound(f"no user named {username!r}")
-    return user
-
-
-async def _known_person(uow: UnitOfWork, username: str) -> User:
-    """Anyone with an account, active or not: one may still stop following someone who left."""
-    user = await uow.users.by_username(username.lower())
-    if user is None:
         raise NotFound(f"no user named {username!r}")
     return user
 
@@ -66,16 +59,9 @@ class ImService:
         events: list[DomainEvent] = []
         async with self._ctx.database.unit_of_work() as uow:
             if target.kind == "channel":
-                # The rules of ChannelService.follow: readable channels only; a public one makes you a member.
                 access = await readable_channel(uow, user, target.name)
                 channel = access.channel
-                if access.membership is None:
-                    await uow.channels.set_membership(channel.id, user.id, Role.MEMBER, now)
-                    events.append(MembershipChanged(channel.id, user.id, Role.MEMBER))
-                    joined = MembershipChange(channel.name, user.id, None, Role.MEMBER)
-                    await record_membership(uow, now, user, joined, user.username, via="im")
-                if await uow.follows.follow_channel(user.id, channel.id, now):
-                    events.append(Followed(user.id, channel_id=channel.id))
+                await join_and_follow(uow, user, access, now, events, via="im")
                 await uow.im.set_channel_delivery(user.id, channel.id, True)
                 what = channel.name
             else:
@@ -101,22 +87,16 @@ class ImService:
         async with self._ctx.database.unit_of_work() as uow:
             if target.kind == "channel":
                 access = await readable_channel(uow, user, target.name)
-                channel, membership = access.channel, access.membership
+                channel = access.channel
                 if not rules.can_leave_channel(channel):
                     raise Forbidden(
                         f"{channel.name} is an announcement channel: it reaches everyone and cannot be left"
                     )
-                left = await uow.follows.unfollow_channel(user.id, channel.id)
-                if left:
-                    events.append(Unfollowed(user.id, channel_id=channel.id))
-                if not channel.is_private and membership is not None and membership.role is Role.MEMBER:
-                    await uow.channels.remove_membership(channel.id, user.id)
-                    events.append(MembershipChanged(channel.id, user.id, None))
-                    gone = MembershipChange(channel.name, user.id, Role.MEMBER, None)
-                    await record_membership(uow, now, user, gone, user.username, via="im")
+                left, _ = await unfollow_and_leave(uow, user, access, now, events, via="im")
                 what = channel.name
             else:
-                person = await _known_person(uow, target.name)
+                # Anyone with an account, active or not: one may still stop following someone who left.
+                person = await user_or_404(uow, target.name)
                 left = await uow.follows.unfollow_user(user.id, person.id)
                 if left:
                     events.append(Unfollowed(user.id, user_id=person.id))
@@ -143,7 +123,7 @@ class ImService:
                     await uow.commit()
                     return f"IM delivery for {what} is off, but announcements reach everyone whatever the setting."
             else:
-                person = await _known_person(uow, target.name)
+                person = await user_or_404(uow, target.name)
                 changed = await uow.im.set_person_delivery(user.id, person.id, on)
                 what = _person(person.username)
             if not changed:
@@ -165,7 +145,7 @@ class ImService:
                 channel = (await readable_channel(uow, user, target.name)).channel
                 posts = await uow.posts.in_channel(channel.id, _LATEST)
             else:
-                person = await _known_person(uow, target.name)
+                person = await user_or_404(uow, target.name)
                 posts = await uow.posts.by_author(person.id, user, _LATEST)
         return posts[0] if posts else None
 
