@@ -26,7 +26,7 @@ from contextlib import asynccontextmanager
 
 from intrablog.errors import Unavailable
 from intrablog.storage.errors import UNAVAILABLE
-from intrablog.storage.pg_connections import PG_ERRORS, PgConnection, close_quietly, connect, keepalive_settings
+from intrablog.storage.pg_connections import PG_ERRORS, PgConnection, close_quietly, connect, lock_settings
 
 log = logging.getLogger(__name__)
 
@@ -74,14 +74,9 @@ class PgSections:
             await close_quietly(connection)
 
     async def _connect(self, job: str) -> PgConnection:
-        settings = {
-            **keepalive_settings(self._timeout),
-            # The server ends a session idle this long (PostgreSQL 14 and newer): a hung holder's section.
-            "idle_session_timeout": str(int(self._timeout * 1000)),
-        }
         try:
             # Named in pg_stat_activity: "intrablog directory sync lock" is the node syncing now.
-            return await connect(self._url, f"{job} lock", settings)
+            return await connect(self._url, f"{job} lock", lock_settings(self._timeout))
         except PG_ERRORS as exc:
             raise Unavailable(UNAVAILABLE) from exc
 

@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import logging
 
-from intrablog.storage.pg_connections import PgConnection, close_quietly, connect, keepalive_settings
+from intrablog.storage.pg_connections import PgConnection, close_quietly, connect, lock_settings
 
 log = logging.getLogger(__name__)
 
@@ -100,14 +100,9 @@ class AdvisoryLock:
     async def _connected(self) -> PgConnection:
         if self._connection is not None and not self._connection.is_closed():
             return self._connection
-        settings = {
-            **keepalive_settings(self._timeout),
-            # The server ends a session idle this long (PostgreSQL 14 and newer): a hung leader's lock.
-            "idle_session_timeout": str(int(self._timeout * 1000)),
-        }
         self._ended = asyncio.Event()
         ended = self._ended
-        connection = await connect(self._url, f"{self._purpose} lock", settings)
+        connection = await connect(self._url, f"{self._purpose} lock", lock_settings(self._timeout))
         connection.add_termination_listener(lambda _connection: ended.set())
         self._connection = connection
         return connection

@@ -85,3 +85,10 @@ def keepalive_settings(timeout_seconds: float) -> dict[str, str]:
         "tcp_keepalives_count": "3",
         "tcp_user_timeout": str(int(timeout_seconds * 1000)),
     }
+
+
+def lock_settings(timeout_seconds: float) -> dict[str, str]:
+    """For a connection holding an advisory lock: the server ends its session, and so releases the lock,
+    about ``timeout_seconds`` after the holder vanished (``keepalive_settings``) or went silent with its
+    socket open (``idle_session_timeout``, PostgreSQL 14 and newer): the holder must query more often."""
+    return {**keepalive_settings(timeout_seconds), "idle_session_timeout": str(int(timeout_seconds * 1000))}

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterator, Sequence
+from typing import Any, TypeVar
 
 from sqlalchemy import BigInteger, ColumnElement, Dialect, FunctionElement, Row, Select, Text, bindparam
 from sqlalchemy.dialects import postgresql, sqlite
@@ -18,6 +18,15 @@ ConflictInsert = postgresql.Insert | sqlite.Insert
 # A result row / a SELECT of any columns (SQLAlchemy 2.1 types them with a variadic column tuple).
 AnyRow = Row[*tuple[Any, ...]]
 AnySelect = Select[*tuple[Any, ...]]
+T = TypeVar("T")
+# Well below the bound-parameter limits of SQLite (32,766) and asyncpg (32,767).
+CHUNK = 1000
+
+
+def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
+    """``items`` in slices of ``size``: one statement per slice keeps its bound parameters under the limits."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 def conflict_insert(dialect_name: str, table: Any) -> ConflictInsert:

@@ -138,10 +138,11 @@ class SqlAcknowledgementRepository:
         return int(result.rowcount) > 0
 
     async def remind(self, post_id: int, author_id: int, origin_id: str, now: datetime) -> list[int]:
-        pending = select(UserRow.id).where(*_pending_people(post_id, author_id)).order_by(UserRow.id)
-        user_ids = list((await self._session.execute(pending)).scalars())
+        pending = _pending_people(post_id, author_id)
+        people = select(UserRow.id).where(*pending).order_by(UserRow.id)
+        user_ids = list((await self._session.execute(people)).scalars())
         if user_ids:
-            await self._session.execute(reminder_deliveries(self._dialect_name, post_id, author_id, origin_id, now))
+            await self._session.execute(reminder_deliveries(self._dialect_name, post_id, pending, origin_id, now))
         await self._session.execute(
             update(AckReminderRow).where(AckReminderRow.post_id == post_id).values(reminded=len(user_ids))
         )

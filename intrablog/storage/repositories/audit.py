@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from intrablog.domain.model import AuditEntry, PageRequest, User
 from intrablog.storage.models import AuditEntryRow, UserRow
-from intrablog.storage.repositories.directory_sync import chunks
+from intrablog.storage.sql import chunks
 
 MAX_ENTRY_ID = 2**31 - 1
 

@@ -24,8 +24,8 @@ from intrablog.storage.models import (
     MembershipRow,
     UserRow,
 )
-from intrablog.storage.repositories.directory_sync import _table, chunks
-from intrablog.storage.sql import conflict_insert
+from intrablog.storage.repositories.directory_sync import _table
+from intrablog.storage.sql import chunks, conflict_insert
 
 GROUP = MembershipSource.GROUP.value
 MANUAL = MembershipSource.MANUAL.value

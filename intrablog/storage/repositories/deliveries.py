@@ -19,7 +19,7 @@ from intrablog.domain.im import (
 )
 from intrablog.domain.model import Visibility
 from intrablog.storage.models import ChannelRow, DeliveryRow, MembershipRow, PostRow, TrackedWordRow, UserRow
-from intrablog.storage.repositories.delivery_expansion import message_delivery, post_deliveries
+from intrablog.storage.repositories.delivery_expansion import UNSILENCED, message_delivery, post_deliveries
 from intrablog.storage.repositories.messages import load_messages
 from intrablog.storage.repositories.post_loading import IDS_PER_QUERY, load_posts, select_posts
 from intrablog.storage.sql import AnyRow, AnySelect, id_list, in_id_list
@@ -38,8 +38,6 @@ _DELIVERY_COLUMNS = (
     UserRow.username.label("recipient_username"),
     UserRow.xmpp_address.label("recipient_jid"),
 )
-# What "off" does not silence: announcements, urgent or not, and their reminders.
-_ANNOUNCEMENTS = (DeliveryReason.ANNOUNCEMENT.value, DeliveryReason.URGENT.value, DeliveryReason.REMINDER.value)
 # Up to this many candidate words go straight into the expansion's INSERT (a normal post has a few dozen).
 _INLINE_WORDS = 1_000
 
@@ -57,7 +55,7 @@ def _undeliverable() -> ColumnElement[bool]:
     return or_(
         UserRow.active != true(),
         UserRow.xmpp_address.is_(None),
-        and_(UserRow.im_enabled != true(), DeliveryRow.reason.not_in(_ANNOUNCEMENTS)),
+        and_(UserRow.im_enabled != true(), DeliveryRow.reason.not_in([reason.value for reason in UNSILENCED])),
         PostRow.deleted_at.is_not(None),
         and_(
             PostRow.channel_id.in_(private_channels),

@@ -8,6 +8,7 @@ are a ``UNION ALL``; grouping by person keeps the strongest reason as the smalle
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -18,11 +19,9 @@ from sqlalchemy import (
     Integer,
     String,
     case,
-    exists,
     func,
     literal,
     literal_column,
-    not_,
     or_,
     select,
     true,
@@ -31,7 +30,6 @@ from sqlalchemy import (
 
 from intrablog.domain.im import REASONS_STRONGEST_FIRST, DeliveryReason, DeliveryState, DirectMessage, PostAudience
 from intrablog.storage.models import (
-    AcknowledgementRow,
     ChannelFollowRow,
     DeliveryRow,
     MembershipRow,
@@ -44,6 +42,9 @@ from intrablog.storage.sql import AnySelect, conflict_insert
 from intrablog.storage.types import UTCDateTime
 
 RANK = {reason: rank for rank, reason in enumerate(REASONS_STRONGEST_FIRST)}
+# What the global "off" does not silence: announcements, urgent or not, and their reminders. Expansion and
+# the send-time check (deliveries.py) both read it.
+UNSILENCED = (DeliveryReason.ANNOUNCEMENT, DeliveryReason.URGENT, DeliveryReason.REMINDER)
 _INSERTED_COLUMNS = ["recipient_id", "post_id", "message_id", "reason", "state", "origin_id", "created_at"]
 
 
@@ -92,14 +93,13 @@ def _reason_of(rank: ColumnElement[Any]) -> ColumnElement[str]:
 def post_deliveries(dialect_name: str, audience: PostAudience, now: datetime) -> Any:
     """The INSERT that queues ``audience``'s post for each person in it, once, with their strongest reason."""
     candidates = _candidates(audience).subquery("candidates")
-    announcement_ranks = [RANK[DeliveryReason.ANNOUNCEMENT], RANK[DeliveryReason.URGENT]]
     conditions: list[ColumnElement[bool]] = [
         UserRow.active == true(),
         UserRow.xmpp_address.is_not(None),
         # Echo suppression: whichever door the post came through, its author never gets it on IM.
         UserRow.id != audience.author_id,
         # The global "off" silences everything except announcements (urgent or not).
-        or_(UserRow.im_enabled, candidates.c.rank.in_(announcement_ranks)),
+        or_(UserRow.im_enabled, candidates.c.rank.in_([RANK[reason] for reason in UNSILENCED])),
     ]
     if audience.members_only:
         # The same rule as storage's readable_by: a private channel's posts are for members and site admins.
@@ -142,13 +142,15 @@ def message_delivery(dialect_name: str, message: DirectMessage, origin_id: str, 
     return _insert_ignoring_duplicates(dialect_name, recipient)
 
 
-def reminder_deliveries(dialect_name: str, post_id: int, author_id: int, origin_id: str, now: datetime) -> Any:
-    """The INSERT that queues an announcement's reminder for everyone who has not acknowledged it.
+def reminder_deliveries(
+    dialect_name: str, post_id: int, pending: Sequence[ColumnElement[bool]], origin_id: str, now: datetime
+) -> Any:
+    """The INSERT that queues an announcement's reminder for the people ``pending`` selects (those who have
+    not acknowledged it) who have an IM address.
 
-    Like the announcement itself: every active person with an IM address but the author, whatever their
-    IM switches (the reminder is part of the announcement); presence decides at send time.
+    Like the announcement itself: whatever their IM switches (the reminder is part of the announcement);
+    presence decides at send time.
     """
-    acknowledged = exists().where(AcknowledgementRow.post_id == post_id, AcknowledgementRow.user_id == UserRow.id)
     recipients = select(
         UserRow.id,
         literal(post_id, BigInteger),
@@ -157,12 +159,7 @@ def reminder_deliveries(dialect_name: str, post_id: int, author_id: int, origin_
         literal(DeliveryState.PENDING.value, String),
         literal(origin_id, String),
         literal(now, UTCDateTime()),
-    ).where(
-        UserRow.active == true(),
-        UserRow.xmpp_address.is_not(None),
-        UserRow.id != author_id,
-        not_(acknowledged),
-    )
+    ).where(*pending, UserRow.xmpp_address.is_not(None))
     return _insert_ignoring_duplicates(dialect_name, recipients)
 
 

@@ -6,9 +6,9 @@ one transaction, not one round trip per person.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,15 +18,7 @@ from intrablog.domain.directory_sync_ports import RecordedRun
 from intrablog.domain.model import DirectoryPerson
 from intrablog.storage.models import Base, DirectoryGroupRow, GroupMembershipRow, SyncRunRow, UserRow
 from intrablog.storage.repositories.users import stored_address
-
-T = TypeVar("T")
-# Well below the bound-parameter limits of SQLite (32,766) and asyncpg (32,767).
-CHUNK = 1000
-
-
-def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+from intrablog.storage.sql import chunks
 
 
 class SqlDirectorySyncRepository:
