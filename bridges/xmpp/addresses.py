@@ -16,6 +16,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from intrablog.domain.im import bare_jid
 from intrablog.domain.rules import CHANNEL_NAME
 
 RESOURCE = "blog"
@@ -54,11 +55,6 @@ class Address:
     kind: AddressKind
     name: str  # the channel name or the username; "" for the bot and unknown addresses
     bare: str  # the bare JID, normalised (lower case)
-
-
-def bare_jid(jid: str) -> str:
-    """``Bob@Example.com/phone`` → ``bob@example.com``: JIDs are compared bare and case-insensitively."""
-    return jid.split("/", 1)[0].strip().lower()
 
 
 def _escape_local(name: str) -> str:

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bridges.xmpp import component as stanzas
-from bridges.xmpp.addresses import Addresses, bare_jid
+from bridges.xmpp.addresses import Addresses
 from bridges.xmpp.confirmation import BridgeDisconnected as BridgeDisconnected  # re-exported: the API raises it
 from bridges.xmpp.confirmation import Confirmation
 from bridges.xmpp.directory import Directory
@@ -37,7 +37,7 @@ from bridges.xmpp.replies import post_url
 from bridges.xmpp.subscriptions import Subscriptions
 from bridges.xmpp.templates import StanzaTemplates
 from intrablog.config import XmppConfig
-from intrablog.domain.im import Presence
+from intrablog.domain.im import Presence, bare_jid
 from intrablog.services.facade import Services
 
 log = logging.getLogger(__name__)

@@ -119,9 +119,6 @@ def send_chat(
     body: str,
     stanza_id: str | None = None,
     origin_id: str | None = None,
-    reply_to_id: str | None = None,
-    reply_to_jid: str | None = None,
-    reply_fallback: str | None = None,
     request_receipt: bool = False,
 ) -> str:
     """Send a chat message; returns its stanza id. ``sender`` must be a full JID of ours (checked by the
@@ -133,9 +130,9 @@ def send_chat(
         body=body,
         stanza_id=stanza_id or component.new_id(),
         origin_id=origin_id,
-        reply_to_id=reply_to_id,
-        reply_to_jid=reply_to_jid,
-        reply_fallback=reply_fallback,
+        reply_to_id=None,
+        reply_to_jid=None,
+        reply_fallback=None,
         request_receipt=request_receipt,
     )
     message.send()

@@ -45,15 +45,6 @@ class Confirmation:
         """True once the server's answer is in (``wait`` then returns at once)."""
         return self._answer is not None and self._answer.done() and _is_answer(self._answer)
 
-    def settled(self) -> bool:
-        """True once ``wait`` would return or raise without waiting (answered, refused or stream lost)."""
-        return (
-            self._refused is not None
-            or self._answer is None
-            or self._answer.done()
-            or (self._lost is not None and self._lost.done())
-        )
-
     async def wait(self) -> None:
         if self._refused is not None or self._answer is None or self._lost is None:
             raise BridgeDisconnected(self._refused or "not connected")
@@ -75,10 +66,6 @@ class Confirmation:
             raise BridgeDisconnected("the stream dropped before the server confirmed" if lost.done() else "no answer")
         if not _is_answer(answer):
             raise BridgeDisconnected(f"no confirmation: {answer.exception()!r}")
-
-    def cancel(self) -> None:
-        if self._answer is not None:
-            self._answer.cancel()
 
 
 def _is_answer(answer: asyncio.Future[Any]) -> bool:

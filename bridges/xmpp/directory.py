@@ -15,9 +15,10 @@ from slixmpp.plugins.xep_0030.stanza.items import DiscoItems
 from slixmpp.plugins.xep_0054.stanza import VCardTemp
 
 from bridges.xmpp import component as stanzas
-from bridges.xmpp.addresses import Address, Addresses, AddressKind, bare_jid
+from bridges.xmpp.addresses import Address, Addresses, AddressKind
 from bridges.xmpp.errors import error_reply
 from bridges.xmpp.stanza_log import stanza_context
+from intrablog.domain.im import bare_jid
 from intrablog.domain.model import User
 from intrablog.errors import NotFound
 from intrablog.services.facade import Services

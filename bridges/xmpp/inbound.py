@@ -25,12 +25,13 @@ from typing import Any
 
 from bridges.xmpp import commands
 from bridges.xmpp.acks import Acknowledgements
-from bridges.xmpp.addresses import Address, Addresses, AddressKind, bare_jid
+from bridges.xmpp.addresses import Address, Addresses, AddressKind
 from bridges.xmpp.component import NS_RECEIPTS, body_without_reply_fallback, has_child, jid_of, reply_reference, text_of
 from bridges.xmpp.errors import error_reply
 from bridges.xmpp.handlers import CommandHandlers
 from bridges.xmpp.ordering import PerSender
 from bridges.xmpp.stanza_log import stanza_context
+from intrablog.domain.im import bare_jid
 from intrablog.domain.model import User
 from intrablog.errors import NotFound, Unauthenticated
 from intrablog.services.facade import Services

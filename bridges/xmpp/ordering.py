@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import weakref
 
-from bridges.xmpp.addresses import bare_jid
+from intrablog.domain.im import bare_jid
 
 
 class PerSender:

@@ -32,6 +32,7 @@ from bridges.xmpp.outbound_messages import OutgoingMessage, render
 from bridges.xmpp.outbound_reader import ReadAhead
 from bridges.xmpp.outbound_returns import Returns
 from bridges.xmpp.outbound_tasks import TaskGroup
+from intrablog.domain.event_ports import EventSubscription
 from intrablog.domain.events import AckReminderDue, DirectMessageSent, PostCreated
 from intrablog.domain.im import Decision, Delivery, decide
 from intrablog.observability import request_id
@@ -55,12 +56,6 @@ MAX_ATTEMPTS = 3
 STOP_GRACE_SECONDS = 5.0
 # A reminder round writes its deliveries directly (no outbox row): its event wakes the worker as well.
 _WAKING_EVENTS = (PostCreated, DirectMessageSent, AckReminderDue)
-
-
-class EventSubscription(Protocol):
-    async def get(self) -> object | None: ...
-
-    def close(self) -> None: ...
 
 
 class EventSource(Protocol):

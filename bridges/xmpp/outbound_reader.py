@@ -35,7 +35,6 @@ class ReadAhead:
         self._pokes = 0
         # Owned here, always awaited (by take or close): its error reaches the worker, whose loop backs off.
         self._reading: asyncio.Task[None] | None = None
-        self.expanded = 0  # outbox rows expanded by this reader
 
     def poke(self) -> None:
         """Something was published or requeued: expand the outbox and read on, even after catching up."""
@@ -73,7 +72,6 @@ class ReadAhead:
         if self._more_outbox:
             async with self._writes:
                 expanded = await self._delivery.expand_outbox(limit=self._expand_limit)
-            self.expanded += expanded
             more = expanded >= self._expand_limit
         async with self._writes:  # pending() marks undeliverable rows DROPPED on the way
             rows = await self._delivery.pending(self._read_size, after=self._after)

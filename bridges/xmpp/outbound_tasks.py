@@ -34,9 +34,6 @@ class TaskGroup:
         if not task.cancelled() and task.exception() is not None:
             log.error("background task %s failed", task.get_name(), exc_info=task.exception())
 
-    def __len__(self) -> int:
-        return len(self._tasks)
-
     async def cancel_all(self) -> None:
         await cancel_and_wait(self._tasks)
 

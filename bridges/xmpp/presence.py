@@ -13,8 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bridges.xmpp.addresses import bare_jid
-from intrablog.domain.im import Presence
+from intrablog.domain.im import Presence, bare_jid
 
 # Most available first. dnd ranks below away/xa: a person who is away on one device but explicitly asked
 # not to be disturbed on another is treated as reachable, like the away device.

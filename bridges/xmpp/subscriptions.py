@@ -21,12 +21,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from bridges.xmpp.addresses import Address, Addresses, AddressKind, bare_jid
+from bridges.xmpp.addresses import Address, Addresses, AddressKind
 from bridges.xmpp.component import jid_of, send_presence, text_of
 from bridges.xmpp.ordering import PerSender
 from bridges.xmpp.presence import PresenceBook, presence_of
 from bridges.xmpp.stanza_log import stanza_context
-from intrablog.domain.im import ImTarget
+from intrablog.domain.im import ImTarget, bare_jid
 from intrablog.domain.model import User
 from intrablog.errors import Conflict, Forbidden, Invalid, NotFound, Unauthenticated
 from intrablog.services.facade import Services

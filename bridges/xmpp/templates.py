@@ -71,7 +71,7 @@ class StanzaTemplates:
         reply_fallback: str | None,
         request_receipt: bool,
     ) -> str:
-        """The XML ``component.send_chat`` would send with ``origin_id = stanza_id``; built once per message."""
+        """The XML of ``component.make_chat`` with ``origin_id = stanza_id``; built once per message."""
         key = (sender, body, reply_to_id, reply_to_jid, reply_fallback, request_receipt)
         template = self._chats.get(key)
         if template is None:
