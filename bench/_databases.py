@@ -23,7 +23,14 @@ from typing import Literal
 import asyncpg  # type: ignore[import-untyped]
 
 from intrablog.storage.migrate import migrate
-from tests.support.postgres import SHARED_HOST, SHARED_PORT, ThrowawayCluster, port_answers, postgres_url
+from tests.support.postgres import (
+    SHARED_HOST,
+    SHARED_PORT,
+    ThrowawayCluster,
+    port_answers,
+    postgres_url,
+    process_alive,
+)
 
 Backend = Literal["sqlite", "postgresql"]
 BACKENDS: tuple[Backend, ...] = ("sqlite", "postgresql")
@@ -88,18 +95,8 @@ async def _drop_abandoned(admin: asyncpg.Connection) -> None:
     _abandoned_dropped = True
     for row in await admin.fetch("SELECT datname FROM pg_database"):
         match = _NAME.fullmatch(row[0])
-        if match and not _process_alive(int(match.group(1))):
+        if match and not process_alive(int(match.group(1))):
             await admin.execute(f'DROP DATABASE IF EXISTS "{row[0]}" WITH (FORCE)')
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 async def postgres_version() -> str:

@@ -21,13 +21,10 @@ Goal: bridge time <= 2x raw, with 0 lost and 0 duplicated.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from pydantic import SecretStr
 
@@ -38,7 +35,7 @@ from bench._databases import Backend
 from bench._dataset_cache import dataset_copy
 from bench._processes import JsonLinesChild
 from bench._raw import RawDriver
-from bench.xmpp_relay import COMPONENT, SECRET, TIMEOUT, raw_component, with_bridge
+from bench.xmpp_relay import COMPONENT, SECRET, TIMEOUT, close_raw_component, raw_component, with_bridge
 from bridges.xmpp import component as stanzas
 from intrablog.config import DatabaseConfig, LoggingConfig, ServerConfig, Settings, XmppConfig
 from intrablog.devstack.prosody import Prosody, lua_string
@@ -120,13 +117,7 @@ async def measure_raw(port: int, jids: list[str], sink: Sink) -> Arrivals:
             )
         return await sink.count(len(jids), started)
     finally:
-        await component.disconnect()
-        # slixmpp leaves its outgoing-filter task pending after a disconnect.
-        filters: asyncio.Future[Any] | None = getattr(component, "_run_out_filters", None)
-        if filters is not None and not filters.done():
-            filters.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await filters
+        await close_raw_component(component)
 
 
 async def measure_bridge(url: str, data: dataset.Dataset, port: int, sink: Sink, expected: int) -> tuple[Arrivals, int]:

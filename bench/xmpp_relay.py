@@ -126,6 +126,16 @@ async def raw_component(port: int) -> Any:
     return component
 
 
+async def close_raw_component(component: Any) -> None:
+    await component.disconnect()
+    # slixmpp leaves its outgoing-filter task pending after a disconnect.
+    filters: asyncio.Future[Any] | None = getattr(component, "_run_out_filters", None)
+    if filters is not None and not filters.done():
+        filters.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await filters
+
+
 def raw_send(component: Any, jids: list[str], origin_id: str) -> None:
     for jid in jids:
         stanzas.send_chat(
@@ -156,13 +166,7 @@ async def measure_raw(port: int, jids: list[str], followers: Followers, size: Si
             await asyncio.sleep(size.interval)
         return rate, [when - sent[origin] for origin, when in await followers.arrivals()]
     finally:
-        await component.disconnect()
-        # slixmpp leaves its outgoing-filter task pending after a disconnect.
-        filters: asyncio.Future[Any] | None = getattr(component, "_run_out_filters", None)
-        if filters is not None and not filters.done():
-            filters.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await filters
+        await close_raw_component(component)
 
 
 async def with_bridge(runtime: Runtime, config: XmppConfig) -> tuple[XmppBridge, OutboundWorker]:

@@ -179,12 +179,15 @@ VirtualHost {lua_string(self.domain)}
 {self.extra_config}
 """
 
-    def start(self) -> None:
-        if self.running:
-            return
+    def _write_config(self) -> None:
         # Without certs/, Prosody and every prosodyctl call log "Error indexing certificate directory".
         (self.workdir / "certs").mkdir(parents=True, exist_ok=True)
         self.config_path.write_text(self._config_text(), encoding="utf-8")
+
+    def start(self) -> None:
+        if self.running:
+            return
+        self._write_config()
         log_start = self.log_path.stat().st_size if self.log_path.exists() else 0
         waiting_for = [("client", self.c2s_port), ("component", self.component_port)]
 
@@ -231,8 +234,7 @@ VirtualHost {lua_string(self.domain)}
     def register(self, user: str, password: str) -> None:
         """Create (or reset) an account through prosodyctl; the running server accepts it at once."""
         if not self.config_path.exists():
-            (self.workdir / "certs").mkdir(parents=True, exist_ok=True)
-            self.config_path.write_text(self._config_text(), encoding="utf-8")
+            self._write_config()
         command = [_binary("prosodyctl"), "--config", str(self.config_path), "register", user, self.domain, password]
         done = subprocess.run(command, capture_output=True, text=True, timeout=_TOOL_TIMEOUT, check=False)
         if done.returncode != 0:

@@ -23,9 +23,9 @@ from intrablog.directory.ldap_connection import (
     Entry,
     bind_service,
     close,
-    department_of,
     find_person,
     open_connection,
+    person_of,
     simple_bind,
 )
 from intrablog.directory.listing import Lister, ListingIncomplete
@@ -198,17 +198,7 @@ class LdapDirectory:
     def _person(self, entry: Entry, typed: str) -> DirectoryPerson:
         names = self._config.attributes
         username = _canonical_username(entry.values(names.username), typed)
-        if names.xmpp:
-            xmpp = entry.first(names.xmpp)
-        else:
-            xmpp = self._config.xmpp_template.replace("{username}", username) or None
-        return DirectoryPerson(
-            username=username,
-            display_name=entry.first(names.display_name) or username,
-            email=entry.first(names.mail),
-            xmpp_address=xmpp,
-            department=department_of(entry, self._config),
-        )
+        return person_of(entry, self._config, username)
 
 
 def _canonical_username(values: list[str], typed: str) -> str:

@@ -18,6 +18,7 @@ from ldap3.core.tls import check_hostname
 from ldap3.utils.conv import escape_filter_chars
 
 from intrablog.config import LdapConfig
+from intrablog.domain.model import DirectoryPerson
 
 log = logging.getLogger(__name__)
 
@@ -213,6 +214,19 @@ def person_attributes(config: LdapConfig) -> list[str]:
         if optional:
             attributes.append(optional)
     return attributes
+
+
+def person_of(entry: Entry, config: LdapConfig, username: str) -> DirectoryPerson:
+    """The person an entry describes, ``username`` being its canonical login: at sign-in and in the sync alike."""
+    names = config.attributes
+    xmpp = entry.first(names.xmpp) if names.xmpp else (config.xmpp_template.replace("{username}", username) or None)
+    return DirectoryPerson(
+        username=username,
+        display_name=entry.first(names.display_name) or username,
+        email=entry.first(names.mail),
+        xmpp_address=xmpp,
+        department=department_of(entry, config),
+    )
 
 
 def department_of(entry: Entry, config: LdapConfig) -> str | None:

@@ -18,8 +18,8 @@ from intrablog.config import LdapConfig
 from intrablog.directory.ldap_connection import (
     Entry,
     decoded_attributes,
-    department_of,
     person_attributes,
+    person_of,
     result_code,
 )
 from intrablog.domain.directory import DirectoryGroup, DirectorySnapshot, GroupKind, ListedPerson
@@ -169,17 +169,7 @@ class Lister:
                 log.warning("directory sync skips entry %r (no usable or a duplicate %s)", entry.dn, names.username)
                 continue
             seen.add(username)
-            if names.xmpp:
-                xmpp = entry.first(names.xmpp)
-            else:
-                xmpp = self._config.xmpp_template.replace("{username}", username) or None
-            people[entry.dn] = DirectoryPerson(
-                username=username,
-                display_name=entry.first(names.display_name) or username,
-                email=entry.first(names.mail),
-                xmpp_address=xmpp,
-                department=department_of(entry, self._config),
-            )
+            people[entry.dn] = person_of(entry, self._config, username)
         return people
 
     def _groups(self, person_by_dn: dict[str, str]) -> tuple[list[DirectoryGroup], dict[str, set[str]]]:

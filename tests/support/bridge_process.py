@@ -18,7 +18,7 @@ import aiohttp
 
 from intrablog.config import Settings
 from intrablog.devstack.slapd import free_port
-from tests.support.bridge_stack import write_config
+from tests.support.config_files import write_serve_config
 
 _ROOT = Path(__file__).resolve().parents[2]
 _START_TIMEOUT = 30.0
@@ -30,7 +30,7 @@ class BridgeProcess:
     def __init__(self, settings: Settings, workdir: Path) -> None:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
-        self.config = write_config(workdir / "intrablog.toml", settings, self.port)
+        self.config = write_serve_config(workdir / "intrablog.toml", settings, self.port)
         self.log_path = workdir / "intrablog.log"
         self._process: asyncio.subprocess.Process | None = None
         self._log: IO[bytes] | None = None

@@ -10,7 +10,6 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from aiohttp.test_utils import TestClient, TestServer
@@ -112,49 +111,3 @@ async def bridge_stack(settings: Settings, *, connect_timeout: float = 10.0) -> 
                 yield BridgeStack(Api(client), runtime, running)
     finally:
         await runtime.database.dispose()
-
-
-def write_config(path: Path, settings: Settings, port: int) -> Path:
-    """A TOML file ``intrablog serve`` (or the runner) reads: ``settings`` served on 127.0.0.1:``port``."""
-    ldap = settings.ldap
-    xmpp = settings.xmpp
-    channels = "\n".join(
-        f'[[channels]]\nname = "{seed.name}"\ntitle = "{seed.title}"\nkind = "{seed.kind}"\n'
-        f"posters = [{', '.join(repr(p).replace(chr(39), chr(34)) for p in seed.posters)}]\n"
-        for seed in settings.channels
-    )
-    text = f"""
-admins = ["alice"]
-
-[server]
-host = "127.0.0.1"
-port = {port}
-public_url = "{settings.server.public_url}"
-
-[database]
-url = "{settings.database.url}"
-auto_migrate = true
-
-[ldap]
-url = "{ldap.url}"
-bind_dn = "{ldap.bind_dn}"
-bind_password = "{ldap.bind_password.get_secret_value() if ldap.bind_password else ""}"
-user_base = "{ldap.user_base}"
-
-[xmpp]
-enabled = true
-host = "{xmpp.host}"
-port = {xmpp.port}
-domain = "{xmpp.domain}"
-secret = "{xmpp.secret.get_secret_value()}"
-server_domain = "{xmpp.server_domain}"
-batch_size = {xmpp.batch_size}
-
-[logging]
-level = "WARNING"
-json = false
-
-{channels}
-"""
-    path.write_text(text, encoding="utf-8")
-    return path

@@ -41,7 +41,7 @@ def new_database_name(kind: str = "t") -> str:
     return f"intrablog_{kind}_{os.getpid()}_{uuid.uuid4().hex}"
 
 
-def _process_alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -127,7 +127,7 @@ class PostgresAdmin:
         """Drop the test databases of sessions that were killed before their teardown ran."""
         for name in self.database_names():
             match = _DATABASE_NAME.fullmatch(name)
-            if match and not _process_alive(int(match.group(1))):
+            if match and not process_alive(int(match.group(1))):
                 self.drop_database(name)
 
     def create_database(self, name: str, template: str = "template0") -> None:
@@ -191,7 +191,7 @@ class ThrowawayCluster:
                 owner = int((folder / _OWNER_FILE).read_text())
             except (OSError, ValueError):
                 continue  # not one of these, or still being set up
-            if not _process_alive(owner):
+            if not process_alive(owner):
                 cls(folder).stop()
 
     def _run(self, program: str, *arguments: str) -> None:

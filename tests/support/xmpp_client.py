@@ -271,9 +271,6 @@ class ImClient:
         except TimeoutError:
             raise ImClientError(f"{self.jid}: the server did not confirm presence {expected!r}") from None
 
-    def send_unavailable(self) -> None:
-        self.xmpp.send_presence(ptype="unavailable")
-
     def send(
         self,
         to: str,
@@ -326,15 +323,6 @@ class ImClient:
         """Every message received so far from this bare (or full) JID, queued or not."""
         bare = jid.split("/")[0]
         return [message for message in self.history if message.sender == bare]
-
-    async def wait_for_messages(self, jid: str, count: int, timeout: float = 10.0) -> list[ReceivedMessage]:
-        """Until at least ``count`` messages from ``jid`` have arrived; returns them all."""
-        deadline = asyncio.get_running_loop().time() + timeout
-        while len(found := self.messages_from(jid)) < count:
-            if asyncio.get_running_loop().time() > deadline:
-                raise ImClientError(f"{self.jid}: {len(found)} of {count} messages from {jid} after {timeout} s")
-            await asyncio.sleep(_POLL_INTERVAL)
-        return found
 
     # -- roster and subscriptions ------------------------------------------------------------------------
     def subscribe(self, jid: str) -> None:
